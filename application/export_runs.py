@@ -1,0 +1,177 @@
+"""Use cases of export runs: request one, read it, execute it on a worker, fail stuck ones."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from application.accounting import ExporterRegistry
+from application.ports import (
+    ClaimsTaken,
+    ClaimSource,
+    Clock,
+    EventStore,
+    FileStorage,
+    IdempotentResponse,
+    Job,
+    NotFound,
+    PeriodTaken,
+)
+from domain.export_run import ExportRun, ExportRunStatus, ExportTarget, RunAlreadyExists
+from domain.shared import Actor, Period
+
+log = logging.getLogger(__name__)
+
+EXECUTE_TASK = "execute_export_run"
+SYSTEM_SUB = "system:worker"
+
+
+@dataclass(frozen=True)
+class ExportRunView:
+    run_id: UUID
+    org_id: UUID
+    period_start: date
+    period_end: date
+    target: str
+    status: str
+    record_count: int
+    file: dict[str, Any] | None
+    error: dict[str, str] | None
+    created_at: datetime
+    completed_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, run: ExportRun) -> ExportRunView:
+        return cls(
+            run_id=run.id,
+            org_id=run.org_id,
+            period_start=run.period_start,
+            period_end=run.period_end,
+            target=run.target.value,
+            status=run.status.value,
+            record_count=run.record_count,
+            file=run.file,
+            error=run.error,
+            created_at=run.created_on,
+            completed_at=run.modified_on
+            if run.status in (ExportRunStatus.COMPLETED, ExportRunStatus.FAILED)
+            else None,
+            version=run.version,
+        )
+
+
+class ExportRuns:
+    """Export runs as the API and the worker use them."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        claims: ClaimSource,
+        files: FileStorage,
+        exporters: ExporterRegistry,
+        clock: Clock,
+        settings_of: Any = None,
+        timeout: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.store = store
+        self.claims = claims
+        self.files = files
+        self.exporters = exporters
+        self.clock = clock
+        self.settings_of = settings_of or (lambda org_id: None)
+        self.timeout = timeout
+
+    def request_export(
+        self,
+        org_id: UUID,
+        period: Period,
+        target: ExportTarget,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> UUID:
+        """Accept a run and queue it, or refuse it if an active run overlaps its period."""
+        run = ExportRun.request(org_id, period, target, actor)
+        response = None
+        if idempotency_key is not None:
+            response = IdempotentResponse(
+                org_id, idempotency_key, 202, {"run_id": str(run.id), "status": "pending"}
+            )
+        try:
+            self.store.save(run, jobs=[Job(EXECUTE_TASK, {"run_id": str(run.id)})], response=response)
+        except PeriodTaken as taken:
+            raise RunAlreadyExists(taken.existing_run_id) from None
+        return run.id
+
+    def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRun:
+        try:
+            run = self.store.get(run_id, version=version)
+        except NotFound:
+            raise
+        if not isinstance(run, ExportRun) or run.org_id != org_id:
+            raise NotFound(run_id)
+        return run
+
+    def view(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRunView:
+        return ExportRunView.of(self.get(org_id, run_id, version))
+
+    def execute(self, run_id: UUID) -> None:
+        """Take the claims, write the file, complete; or fail with a code. Safe to run again."""
+        run = self.store.get(run_id)
+        assert isinstance(run, ExportRun)
+        actor = Actor(SYSTEM_SUB, run.org_id, f"run:{run_id}")
+        if run.status is ExportRunStatus.PENDING:
+            run = self._start(run, actor)
+        if run.status is not ExportRunStatus.RUNNING:
+            return  # already ended: a repeated job does nothing
+        try:
+            exporter = self.exporters.for_target(run.target.value)
+            settings = self.settings_of(run.org_id)
+            path = f"exports/{run.org_id}/{run.id}.{exporter.extension}"
+            stored = self.files.write(
+                path, exporter.render(run, run.claims, settings), exporter.content_type
+            )
+        except ExportRefused as refused:
+            run.fail(refused.code, str(refused), actor)
+            self.store.save(run)
+            return
+        run.complete(stored.as_event_data(), actor)
+        self.store.save(run)
+
+    def _start(self, run: ExportRun, actor: Actor) -> ExportRun:
+        for _attempt in range(5):
+            taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
+            run.start([c.as_event_data() for c in taken], actor)
+            try:
+                self.store.save(run)
+                return run
+            except ClaimsTaken:
+                log.info("claims of run %s were taken concurrently; selecting again", run.id)
+                run = self.store.get(run.id)
+                if run.status is not ExportRunStatus.PENDING:
+                    return run
+        raise RuntimeError("could not reserve claims after 5 attempts")
+
+    def fail_if_stuck(self, run_id: UUID) -> bool:
+        """Fail a run that has been running longer than the limit; its claims become free."""
+        run = self.store.get(run_id)
+        if not isinstance(run, ExportRun) or run.status is not ExportRunStatus.RUNNING:
+            return False
+        if self.clock.now() - run.modified_on < self.timeout:
+            return False
+        run.fail("timeout", f"run exceeded {int(self.timeout.total_seconds())} s", Actor(
+            SYSTEM_SUB, run.org_id, f"sweep:{run_id}"
+        ))
+        self.store.save(run)
+        return True
+
+
+class ExportRefused(Exception):
+    """An exporter refuses the run for a reason the user can fix (e.g. unmapped categories)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

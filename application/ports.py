@@ -1,0 +1,164 @@
+"""What the use cases need from the outside world, as Protocols implemented in infrastructure/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, BinaryIO, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class GuardViolation(Exception):
+    """A database guard refused the append; nothing was stored."""
+
+
+class PeriodTaken(GuardViolation):
+    def __init__(self, existing_run_id: UUID | None) -> None:
+        super().__init__("overlapping period")
+        self.existing_run_id = existing_run_id
+
+
+class ClaimsTaken(GuardViolation):
+    """Another run reserved one of the claims first."""
+
+
+class ConcurrentChange(GuardViolation):
+    """Someone else appended to the same aggregate first; read it again and retry."""
+
+
+class SyncAlreadyRunning(GuardViolation):
+    def __init__(self, existing_run_id: UUID | None) -> None:
+        super().__init__("sync already running")
+        self.existing_run_id = existing_run_id
+
+
+class NotFound(Exception):
+    """No such thing in this organisation (or at all: the two are not told apart)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Background work to defer in the same transaction as the events that call for it."""
+
+    task: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    """The answer to remember for an Idempotency-Key, written with the events."""
+
+    org_id: UUID
+    key: str
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    version: int
+    type: str
+    timestamp: datetime
+    actor: dict[str, str] | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class EventStore(Protocol):
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any: ...
+
+    def save(
+        self,
+        *aggregates: Aggregate,
+        jobs: Sequence[Job] = (),
+        response: IdempotentResponse | None = None,
+    ) -> int | None:
+        """Append pending events atomically with guard rows, jobs and the response.
+
+        Returns the notification id of the last event appended.
+        """
+        ...
+
+    def history(self, aggregate_id: UUID) -> list[RecordedEvent]: ...
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    id: UUID
+    claimant_id: str
+    expense_date: date
+    approved_at: datetime
+    category: str
+    amount: str
+    currency: str
+    description: str
+    late: bool = False
+
+    def as_event_data(self) -> dict[str, Any]:
+        return {
+            "claim_id": str(self.id),
+            "claimant_id": self.claimant_id,
+            "expense_date": self.expense_date.isoformat(),
+            "approved_at": self.approved_at.isoformat(),
+            "category": self.category,
+            "amount": self.amount,
+            "currency": self.currency,
+            "description": self.description,
+            "late": self.late,
+        }
+
+
+class ClaimSource(Protocol):
+    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int: ...
+
+    def candidates(self, org_id: UUID, start: date, end: date) -> list[ClaimRecord]:
+        """Claims approved in the period, plus late ones; none reserved by another run."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: str
+    size_bytes: int
+    sha256: str
+    content_type: str
+
+    def as_event_data(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+        }
+
+
+class FileStorage(Protocol):
+    def write(self, path: str, chunks: Iterable[bytes], content_type: str) -> StoredFile: ...
+
+    def open(self, path: str) -> BinaryIO: ...
+
+    def exists(self, path: str) -> bool: ...
+
+
+class UrlSigner(Protocol):
+    def sign(self, path: str) -> str: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class AccountingExporter(Protocol):
+    """Writes the file one accounting system imports; one module per target."""
+
+    target: str
+    content_type: str
+    extension: str
+
+    def render(
+        self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
+    ) -> Iterator[bytes]: ...

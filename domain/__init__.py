@@ -1,0 +1,1 @@
+"""Domain model: aggregates, their lifecycles and value objects. No I/O, no framework imports."""

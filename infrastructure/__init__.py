@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL, the event store, projections, files, the queue and secrets."""

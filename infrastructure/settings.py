@@ -1,0 +1,42 @@
+"""The service's configuration, read once from the environment and validated."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXPORT_SERVICE_", extra="ignore")
+
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path(".data")
+    jwt_secret: SecretStr | None = None
+    storage_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    download_url_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
+    run_timeout_seconds: int = Field(default=15 * 60, gt=0)
+    idempotency_ttl_hours: int = Field(default=48, ge=24)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    demo_data: bool = True
+    pool_size: int = Field(default=8, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def resolved_jwt_secret(self) -> str:
+        """The HS256 key; generated once and kept in the data directory when unset."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt-secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(value)
+        return value
