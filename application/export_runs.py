@@ -115,7 +115,24 @@ class ExportRuns:
             raise NotFound(run_id)
         return run
 
-    def view(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRunView:
+    def view(
+        self,
+        org_id: UUID,
+        run_id: UUID,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> ExportRunView:
+        """The run now, after event `version`, or as it stood at `as_of`."""
+        latest = self.get(org_id, run_id)
+        if as_of is not None:
+            seen = [e.version for e in self.store.history(run_id) if e.timestamp <= as_of]
+            if not seen:
+                raise NotFound(run_id)
+            version = max(seen) if version is None else min(version, max(seen))
+        if version is None or version == latest.version:
+            return ExportRunView.of(latest)
+        if version > latest.version:
+            raise NotFound(run_id)
         return ExportRunView.of(self.get(org_id, run_id, version))
 
     def execute(self, run_id: UUID) -> None:

@@ -1,0 +1,76 @@
+"""Approved expense claims (source data, not an aggregate) and which of them a run may take."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from application.ports import ClaimRecord
+
+UPSERT = """
+INSERT INTO claims (org_id, id, claimant_id, expense_date, approved_at, category, amount,
+                    currency, description)
+SELECT %(org_id)s, * FROM unnest(%(ids)s::uuid[], %(claimants)s::text[], %(expense)s::date[],
+                               %(approved)s::timestamptz[], %(categories)s::text[],
+                               %(amounts)s::numeric[], %(currencies)s::text[], %(descr)s::text[])
+ON CONFLICT (org_id, id) DO UPDATE SET
+    claimant_id = EXCLUDED.claimant_id, expense_date = EXCLUDED.expense_date,
+    approved_at = EXCLUDED.approved_at, category = EXCLUDED.category, amount = EXCLUDED.amount,
+    currency = EXCLUDED.currency, description = EXCLUDED.description, imported_at = now()
+"""
+
+# Claims approved (Oslo date) in the period, plus late ones: approved before the period on a day
+# that a completed run already covered. None that any active or completed run holds.
+CANDIDATES = """
+SELECT c.id, c.claimant_id, c.expense_date, c.approved_at, c.category, c.amount::text AS amount,
+       c.currency, c.description,
+       (c.approved_at AT TIME ZONE 'Europe/Oslo')::date < %(start)s AS late
+FROM claims c
+WHERE c.org_id = %(org_id)s
+  AND NOT EXISTS (SELECT 1 FROM claim_reservations r
+                  WHERE r.org_id = c.org_id AND r.claim_id = c.id)
+  AND (
+    (c.approved_at AT TIME ZONE 'Europe/Oslo')::date BETWEEN %(start)s AND %(end)s
+    OR (
+      (c.approved_at AT TIME ZONE 'Europe/Oslo')::date < %(start)s
+      AND EXISTS (SELECT 1 FROM covered_periods p
+                  WHERE p.org_id = c.org_id
+                    AND p.period @> (c.approved_at AT TIME ZONE 'Europe/Oslo')::date)
+    )
+  )
+ORDER BY c.approved_at, c.id
+"""
+
+
+class PostgresClaims:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int:
+        if not claims:
+            return 0
+        with self.pool.connection() as conn:
+            conn.execute(
+                UPSERT,
+                {
+                    "org_id": org_id,
+                    "ids": [c.id for c in claims],
+                    "claimants": [c.claimant_id for c in claims],
+                    "expense": [c.expense_date for c in claims],
+                    "approved": [c.approved_at for c in claims],
+                    "categories": [c.category for c in claims],
+                    "amounts": [c.amount for c in claims],
+                    "currencies": [c.currency for c in claims],
+                    "descr": [c.description for c in claims],
+                },
+            )
+        return len(claims)
+
+    def candidates(self, org_id: UUID, start: date, end: date) -> list[ClaimRecord]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(CANDIDATES, {"org_id": org_id, "start": start, "end": end})
+            return [ClaimRecord(**row) for row in cur]

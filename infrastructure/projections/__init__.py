@@ -1,0 +1,1 @@
+"""Read models built only from the event log, each with its own tracked position."""

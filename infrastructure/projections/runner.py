@@ -1,0 +1,136 @@
+"""Runs every projection in the background, restarts one that fails, and rebuilds on request."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.projection import Projection, ProjectionRunner
+
+import psycopg
+
+from infrastructure.event_store import APP_NAME, EVENTS_TABLE, EventLog
+from infrastructure.projections.base import TrackedView
+from infrastructure.projections.export_runs import ExportRunsProjection, ExportRunsView
+
+log = logging.getLogger(__name__)
+
+#: Every read model: name -> (projection, view). Adding one is one line here.
+PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
+    "export_runs": (ExportRunsProjection, ExportRunsView),
+}
+
+
+def projection_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "yes"}
+
+
+def open_view(name: str, env: dict[str, str]) -> TrackedView:
+    from eventsourcing.persistence import InfrastructureFactory
+
+    projection_class, view_class = PROJECTIONS[name]
+    factory_env = ProjectionRunner._construct_env(name=projection_class.name, env=projection_env(env))
+    return InfrastructureFactory.construct(env=factory_env).tracking_recorder(view_class)  # type: ignore[type-var,return-value]
+
+
+@dataclass
+class Lag:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+class ProjectionSupervisor:
+    """One ProjectionRunner thread per read model; a failed runner is restarted after a pause."""
+
+    def __init__(self, env: dict[str, str], names: list[str] | None = None) -> None:
+        self.env = projection_env(env)
+        self.names = names or list(PROJECTIONS)
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
+
+    def start(self) -> None:
+        for name in self.names:
+            t = threading.Thread(target=self._run, args=(name,), name=f"projection-{name}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _run(self, name: str) -> None:
+        projection_class, view_class = PROJECTIONS[name]
+        while not self.stopping.is_set():
+            try:
+                with ProjectionRunner(
+                    application_class=EventLog,
+                    projection_class=projection_class,
+                    view_class=view_class,
+                    env=self.env,
+                ) as runner:
+                    self.runners[name] = runner
+                    while not self.stopping.is_set():
+                        runner.run_forever(timeout=0.5)
+            except Exception:
+                log.exception("projection %s stopped; restarting in 2 s", name)
+                self.stopping.wait(2)
+            finally:
+                self.runners.pop(name, None)
+
+    def wait_for(self, notification_id: int | None, timeout: float = 3.0) -> None:
+        """Block until every running projection has processed `notification_id`."""
+        if not notification_id:
+            return
+        for runner in list(self.runners.values()):
+            try:
+                runner.wait(notification_id, timeout=timeout)
+            except TimeoutError:
+                log.warning("projection did not catch up with %s in %s s", notification_id, timeout)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=10)
+
+
+def lags(conn: psycopg.Connection[Any]) -> list[Lag]:
+    """Each read model's position and how far the log's head is ahead of it."""
+    head_row = conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}").fetchone()  # noqa: S608
+    head = int(head_row[0]) if head_row else 0
+    out = []
+    for name, (projection_class, _) in PROJECTIONS.items():
+        table = f"{projection_class.name}_tracking"
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        position = 0
+        if exists and exists[0]:
+            row = conn.execute(
+                f"SELECT max(notification_id) FROM {table} WHERE application_name = %s",  # noqa: S608
+                (APP_NAME,),
+            ).fetchone()
+            position = int(row[0]) if row and row[0] is not None else 0
+        out.append(Lag(name, position, head))
+    return out
+
+
+def rebuild(env: dict[str, str], name: str, timeout: float = 600) -> int:
+    """Empty the read model and replay the whole log into it; returns the final position."""
+    view = open_view(name, env)
+    try:
+        view.reset()
+    finally:
+        view.datastore.close()
+    projection_class, view_class = PROJECTIONS[name]
+    with ProjectionRunner(
+        application_class=EventLog,
+        projection_class=projection_class,
+        view_class=view_class,
+        env=projection_env(env),
+    ) as runner:
+        head = runner.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        if head:
+            runner.wait(head, timeout=timeout)
+        return head

@@ -1,0 +1,60 @@
+"""The procrastinate queue on the same PostgreSQL: tasks, the periodic sweep, the worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+
+from infrastructure.event_store import QUEUE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskHandlers:
+    """What the tasks call; bootstrap fills it with application services."""
+
+    execute_export_run: Callable[[UUID], None]
+    sweep: Callable[[], None]
+    extra: dict[str, Callable[..., None]]
+
+
+def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4),
+        worker_defaults={"queues": [QUEUE], "install_signal_handlers": False},
+    )
+
+    @app.task(name="execute_export_run", queue=QUEUE, retry=procrastinate.RetryStrategy(
+        max_attempts=5, exponential_wait=2))
+    def execute_export_run(run_id: str) -> None:
+        handlers.execute_export_run(UUID(run_id))
+
+    @app.periodic(cron="* * * * *", periodic_id="sweep")
+    @app.task(name="sweep", queue=QUEUE, queueing_lock="sweep")
+    async def sweep(timestamp: int) -> None:
+        await _retry_stalled_jobs(app)
+        await procrastinate.utils.sync_to_async(handlers.sweep)
+
+    for name, func in handlers.extra.items():
+        app.task(name=name, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5))(func)
+
+    return app
+
+
+async def _retry_stalled_jobs(app: procrastinate.App) -> None:
+    """Jobs of a worker that died (no heartbeat) are handed to a live worker again."""
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=60)
+    for job in stalled:
+        log.warning("retrying stalled job %s (%s)", job.id, job.task_name)
+        await app.job_manager.retry_job(job)
+
+
+async def run_worker(app: procrastinate.App, name: str = "worker", **options: Any) -> None:
+    async with app.open_async():
+        await app.run_worker_async(name=name, concurrency=2, **options)

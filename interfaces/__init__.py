@@ -1,0 +1,1 @@
+"""Entry points: the HTTP API, the command line and web pages."""

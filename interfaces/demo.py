@@ -1,0 +1,100 @@
+"""Demo data for NHF, Blindeforbundet and HLF, loaded once into an embedded installation."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from application.ports import ClaimRecord
+from bootstrap import Services
+from interfaces.http.auth import Role, mint
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    org_id: UUID
+    name: str
+    short: str
+    target: str
+
+
+ORGS = [
+    DemoOrg(UUID("a1f0c9e2-5b1d-4c8e-9f3a-000000000001"), "Norges Handikapforbund", "NHF", "xledger"),
+    DemoOrg(UUID("a1f0c9e2-5b1d-4c8e-9f3a-000000000002"), "Blindeforbundet", "Blindeforbundet", "xledger"),
+    DemoOrg(UUID("a1f0c9e2-5b1d-4c8e-9f3a-000000000003"), "Hørselshemmedes Landsforbund", "HLF", "dynamics"),
+]
+
+CATEGORIES = {
+    "reise": ("Togbillett til {place}", 180, 1450),
+    "kjoregodtgjorelse": ("Kjøregodtgjørelse {km} km, likepersonsbesøk", 90, 900),
+    "bevertning": ("Bevertning, samtalegruppe i {place}", 150, 1200),
+    "materiell": ("Materiell til kurs; kopiering og porto", 60, 650),
+    "parkering": ("Parkering ved {place} sykehus", 40, 260),
+}
+PLACES = ["Tromsø", "Bodø", "Trondheim", "Ålesund", "Bergen", "Stavanger", "Kristiansand", "Hamar"]
+
+#: Extra work demo data needs from other features (e.g. accounting settings), set by bootstrap.
+EXTRA_LOADERS: list[Callable[[Services, DemoOrg], None]] = []
+
+
+def demo_claims(org: DemoOrg, today: date, count: int = 40) -> list[ClaimRecord]:
+    rng = random.Random(org.short)  # noqa: S311 - demo data, reproducible on purpose
+    claims = []
+    for i in range(count):
+        category = rng.choice(sorted(CATEGORIES))
+        text, low, high = CATEGORIES[category]
+        approved_day = today - timedelta(days=rng.randint(1, 90))
+        expense_day = approved_day - timedelta(days=rng.randint(0, 20))
+        approved = datetime.combine(approved_day, time(rng.randint(8, 15), rng.randint(0, 59)), UTC)
+        claims.append(
+            ClaimRecord(
+                id=uuid5(NAMESPACE_URL, f"demo:{org.short}:claim:{i}"),
+                claimant_id=f"{org.short.lower()}-frivillig-{rng.randint(1, 12):03d}",
+                expense_date=expense_day,
+                approved_at=approved,
+                category=category,
+                amount=str(Decimal(rng.randint(low * 100, high * 100)) / 100),
+                currency="NOK",
+                description=text.format(place=rng.choice(PLACES), km=rng.randint(12, 240)),
+            )
+        )
+    return claims
+
+
+def load_demo(services: Services) -> bool:
+    """Load once; later starts find the flag and leave the data as the users changed it."""
+    with services.pool.connection() as conn:
+        first = conn.execute(
+            "INSERT INTO service_flags (name) VALUES ('demo_data') ON CONFLICT DO NOTHING RETURNING 1"
+        ).fetchone()
+    if not first:
+        return False
+    today = datetime.now(UTC).date()
+    for org in ORGS:
+        services.claims.upsert(org.org_id, demo_claims(org, today))
+        for loader in EXTRA_LOADERS:
+            loader(services, org)
+    return True
+
+
+def print_welcome(services: Services, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    lines = ["", "export-service is starting with demo data.", f"  API docs: {base}/docs", ""]
+    for org in ORGS:
+        lines.append(f"{org.name} ({org.short}), org_id {org.org_id}:")
+        for role in Role:
+            token = mint(services.jwt_secret, f"demo-{role.value}", org.org_id, role, 24 * 3600)
+            lines.append(f"  {role.value:<12} {token}")
+        lines.append("")
+    example = ORGS[0]
+    lines.append("Try:")
+    lines.append(
+        f"  curl -X POST {base}/v1/orgs/{example.org_id}/export-runs "
+        "-H 'Authorization: Bearer <coordinator token>' -H 'Content-Type: application/json' "
+        "-d '{\"period_start\": \"2026-01-01\", \"period_end\": \"2026-12-31\", \"target\": \"xledger\"}'"
+    )
+    print("\n".join(lines), flush=True)  # noqa: T201

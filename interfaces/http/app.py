@@ -1,0 +1,83 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.routing import Match
+
+from bootstrap import Services
+from interfaces.http import errors
+from interfaces.http.metrics import LATENCY, REQUESTS
+from interfaces.http.routers import claims, export_runs, files, ops
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+Readiness = Callable[[], tuple[bool, str]]
+
+DESCRIPTION = """
+Moves approved expense claims to accounting systems (Xledger, Microsoft Dynamics) and activity
+records into Bufdir grant reports. Every status change is an event; nothing is exported twice.
+
+Authenticate with `Authorization: Bearer <JWT>` (HS256; claims `sub`, `org_id`, `role`, `exp`).
+`export-service token --org <uuid> --role coordinator` mints one.
+"""
+
+
+def route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "?"))
+    return "unmatched"
+
+
+def create_app(
+    services: Services,
+    readiness: Readiness,
+    lifespan: Any = None,
+    refresh_metrics: Callable[[], None] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="export-service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.readiness = readiness
+    app.state.refresh_metrics = refresh_metrics
+    errors.install(app)
+    for module in (ops, claims, export_runs, files):
+        app.include_router(module.router)
+    for extra in services.extras.get("routers", []):
+        app.include_router(extra)
+
+    limit = services.settings.max_body_bytes
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.correlation_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response: Response = JSONResponse(
+                {"detail": f"request body larger than {limit} bytes"}, status_code=413
+            )
+        else:
+            started = time.perf_counter()
+            response = await call_next(request)
+            LATENCY.labels(route_template(request)).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route_template(request), str(response.status_code)).inc()
+        response.headers["X-Request-ID"] = request.state.correlation_id
+        return response
+
+    return app

@@ -1,0 +1,54 @@
+"""Bearer tokens: HS256 JWTs with sub, org_id, role and exp."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+from uuid import UUID
+
+import jwt
+
+
+class Role(str, Enum):
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+    ANALYST = "analyst"
+    SCHEDULER = "scheduler"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    org_id: UUID
+    role: Role
+
+
+def decode(token: str, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub", "org_id", "role"]},
+        )
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub or len(sub) > 200:
+            raise InvalidToken("bad sub")
+        return Principal(sub=sub, org_id=UUID(str(claims["org_id"])), role=Role(claims["role"]))
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
+        raise InvalidToken(type(error).__name__) from None
+
+
+def mint(secret: str, sub: str, org_id: UUID, role: Role, ttl_seconds: int = 12 * 3600) -> str:
+    now = int(time.time())
+    return jwt.encode(
+        {"sub": sub, "org_id": str(org_id), "role": role.value, "iat": now, "exp": now + ttl_seconds},
+        secret,
+        algorithm="HS256",
+    )

@@ -1,0 +1,119 @@
+"""Accounting export runs: request one, read one, list them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from domain.export_run import ExportRunStatus, RunAlreadyExists
+from domain.shared import Period
+from interfaces.http import idempotency
+from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
+from interfaces.http.metrics import EXPORT_RUNS_REQUESTED
+from interfaces.http.schemas import Accepted, Duplicate, ExportRunOut, ExportRunRequest
+
+router = APIRouter(prefix="/v1/orgs/{org_id}/export-runs", tags=["export runs"])
+
+
+def to_out(services: Any, view: Any) -> ExportRunOut:
+    data = view if isinstance(view, dict) else view.__dict__
+    file = data.get("file")
+    return ExportRunOut(
+        run_id=data["run_id"],
+        org_id=data["org_id"],
+        period_start=data["period_start"],
+        period_end=data["period_end"],
+        target=data["target"],
+        status=data["status"],
+        record_count=data["record_count"],
+        file={
+            "download_url": services.signer.sign(file["path"]),
+            "size_bytes": file["size_bytes"],
+            "sha256": file["sha256"],
+        }
+        if file
+        else None,
+        error=data.get("error"),
+        created_at=data["created_at"],
+        completed_at=data.get("completed_at"),
+        version=data.get("version"),
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses={409: {"model": Duplicate}},
+)
+def request_export(
+    org_id: UUID,
+    body: ExportRunRequest,
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Any, require(EXPORTERS)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    """Queue an export of the period's claims; refused when an active run overlaps it."""
+    keys = services.idempotency
+    replay = idempotency.begin(
+        keys, org_id, idempotency_key, request.url.path, body.model_dump(mode="json")
+    )
+    if replay is not None:
+        return replay
+    try:
+        run_id = services.export_runs.request_export(
+            org_id,
+            Period(body.period_start, body.period_end),
+            body.target,
+            actor_of(request, principal),
+            idempotency_key=idempotency_key,
+        )
+    except RunAlreadyExists as exc:
+        EXPORT_RUNS_REQUESTED.labels("duplicate").inc()
+        answer = {"status": "duplicate", "existing_run_id": str(exc.existing_run_id)}
+        if idempotency_key:
+            keys.finish(org_id, idempotency_key, 409, answer)
+        return JSONResponse(answer, status_code=409)
+    except BaseException:
+        if idempotency_key:
+            keys.abandon(org_id, idempotency_key)
+        raise
+    EXPORT_RUNS_REQUESTED.labels("accepted").inc()
+    return JSONResponse({"run_id": str(run_id), "status": "pending"}, status_code=202)
+
+
+@router.get("", response_model=list[ExportRunOut])
+def list_runs(
+    org_id: UUID,
+    services: ServicesDep,
+    _: Annotated[Any, require(READERS)],
+    status: ExportRunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ExportRunOut]:
+    """Newest first, from the export_runs read model."""
+    projections = services.extras.get("projections")
+    if projections is not None:
+        projections.wait_for(services.store.max_notification_id(), timeout=2.0)
+    rows = services.extras["export_runs_view"].list(
+        org_id, status.value if status else None, limit
+    )
+    return [to_out(services, row) for row in rows]
+
+
+@router.get("/{run_id}", response_model=ExportRunOut)
+def get_run(
+    org_id: UUID,
+    run_id: UUID,
+    services: ServicesDep,
+    _: Annotated[Any, require(READERS)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: AwareDatetime | None = None,
+) -> ExportRunOut:
+    """The run as its events say, now, after event `version`, or as it was at `as_of`."""
+    view = services.export_runs.view(org_id, run_id, version=version, as_of=as_of)
+    return to_out(services, view)

@@ -1,0 +1,96 @@
+"""Builds the running service: database, migrations, app, worker and projections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI
+
+from bootstrap import Services, bootstrap
+from infrastructure.maintenance import Maintenance
+from infrastructure.migrations import is_up_to_date
+from infrastructure.projections.runner import ProjectionSupervisor, lags, open_view
+from infrastructure.queue import TaskHandlers, build_queue, run_worker
+from interfaces.http.app import create_app
+from interfaces.http.metrics import PROJECTION_LAG
+
+log = logging.getLogger(__name__)
+
+
+def readiness_of(url: str) -> Any:
+    state = {"ready": False}
+
+    def check() -> tuple[bool, str]:
+        if state["ready"]:
+            return True, "ok"
+        try:
+            if not is_up_to_date(url):
+                return False, "migrations not applied"
+        except psycopg.Error:
+            return False, "database unreachable"
+        state["ready"] = True
+        return True, "ok"
+
+    return check
+
+
+def sweep(services: Services) -> None:
+    maintenance = Maintenance(services.pool)
+    for run_id in maintenance.running_runs():
+        if services.export_runs.fail_if_stuck(run_id):
+            log.warning("export run %s timed out and was failed", run_id)
+    maintenance.requeue_orphaned_pending()
+    services.idempotency.purge(services.settings.idempotency_ttl_hours)
+
+
+def task_handlers(services: Services) -> TaskHandlers:
+    return TaskHandlers(
+        execute_export_run=services.export_runs.execute,
+        sweep=lambda: sweep(services),
+        extra=services.extras.get("tasks", {}),
+    )
+
+
+def build_app(services: Services, background: bool = True) -> FastAPI:
+    """The API; with `background` also the worker and the projection runners in this process."""
+    services.extras.setdefault("export_runs_view", open_view("export_runs", services.env))
+    supervisor = ProjectionSupervisor(services.env)
+    queue = build_queue(services.database_url, task_handlers(services))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker: asyncio.Task[None] | None = None
+        if background:
+            supervisor.start()
+            services.extras["projections"] = supervisor
+            worker = asyncio.create_task(run_worker(queue, name="serve-worker"))
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
+            services.extras.pop("projections", None)
+            await asyncio.to_thread(supervisor.stop)
+
+    def refresh_metrics() -> None:
+        with contextlib.suppress(psycopg.Error), services.pool.connection() as conn:
+            for lag in lags(conn):
+                PROJECTION_LAG.labels(lag.name).set(lag.lag)
+
+    return create_app(
+        services,
+        readiness_of(services.database_url),
+        lifespan=lifespan,
+        refresh_metrics=refresh_metrics,
+    )
+
+
+def services_for(database_url: str | None = None) -> Services:
+    return bootstrap(database_url=database_url)

@@ -1,0 +1,80 @@
+"""Shared fixtures: one PostgreSQL server per test session and a fresh database per test.
+
+With TEST_DATABASE_URL (or DATABASE_URL) set, that server is used (CI points it at a
+PostgreSQL 15 cluster); otherwise an embedded PostgreSQL is started in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from infrastructure.database import with_dbname
+
+TEMPLATE = "export_service_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    from infrastructure.database import start_embedded
+
+    with tempfile.TemporaryDirectory(prefix="es-test-pg-") as tmp:
+        yield start_embedded(Path(tmp))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> str:
+    """A migrated database that every test database is cloned from."""
+    from infrastructure.migrations import migrate
+
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
+    url = with_dbname(pg_admin_url, TEMPLATE)
+    migrate(url)
+    return url
+
+
+def create_database(admin_url: str, template: str | None = None) -> str:
+    name = f"es_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        conn.execute(query)
+    return with_dbname(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    url = create_database(pg_admin_url, TEMPLATE)
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with no migrations applied."""
+    url = create_database(pg_admin_url)
+    yield url
+    drop_database(pg_admin_url, url)
