@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from application.accounting import ExporterRegistry
+from application.accounting import AccountingSettingsBook, ExporterRegistry
 from application.export_runs import ExportRuns
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
@@ -49,6 +49,7 @@ class Services:
     files: FsspecStorage
     signer: DownloadSigner
     export_runs: ExportRuns
+    accounting_settings: AccountingSettingsBook
     jwt_secret: str
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -68,12 +69,14 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     files = FsspecStorage(settings.storage_url or f"file://{(settings.data_dir / 'files').resolve()}")
     secret = settings.resolved_jwt_secret()
     signer = DownloadSigner(secret, settings.public_url, settings.download_url_ttl_seconds)
+    accounting_settings = AccountingSettingsBook(store)
     export_runs = ExportRuns(
         store=store,
         claims=claims,
         files=files,
         exporters=ExporterRegistry(default_exporters()),
         clock=SystemClock(),
+        settings_of=accounting_settings.for_export,
         timeout=timedelta(seconds=settings.run_timeout_seconds),
     )
     return Services(
@@ -88,5 +91,6 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         files=files,
         signer=signer,
         export_runs=export_runs,
+        accounting_settings=accounting_settings,
         jwt_secret=secret,
     )

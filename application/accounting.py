@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
 
-from application.ports import AccountingExporter
+from application.ports import AccountingExporter, ConcurrentChange, EventStore, NotFound
+from domain.accounting_settings import AccountingSettings, ExportSettings
+from domain.shared import Actor
 
 
 class UnknownTarget(KeyError):
@@ -24,3 +28,37 @@ class ExporterRegistry:
     @property
     def targets(self) -> list[str]:
         return sorted(self._by_target)
+
+
+class AccountingSettingsBook:
+    """An organisation's chart-of-accounts mapping; every change is an audited event."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def configure(self, org_id: UUID, values: Mapping[str, Any], actor: Actor) -> AccountingSettings:
+        for _attempt in range(3):
+            try:
+                settings = self.store.get(AccountingSettings.create_id(org_id))
+            except NotFound:
+                settings = AccountingSettings.configure(org_id, values, actor)
+            else:
+                settings.change(values, actor)
+            try:
+                self.store.save(settings)
+                return settings
+            except ConcurrentChange:
+                continue
+        raise ConcurrentChange()
+
+    def get(self, org_id: UUID) -> AccountingSettings:
+        settings: object = self.store.get(AccountingSettings.create_id(org_id))
+        if not isinstance(settings, AccountingSettings):
+            raise NotFound(org_id)
+        return settings
+
+    def for_export(self, org_id: UUID) -> ExportSettings | None:
+        try:
+            return self.get(org_id).view()
+        except NotFound:
+            return None

@@ -9,9 +9,10 @@ from typing import Any
 from uuid import UUID
 
 from application.accounting import ExporterRegistry
+from application.errors import ExportRefused
 from application.ports import (
-    ClaimsTaken,
     ClaimSource,
+    ClaimsTaken,
     Clock,
     EventStore,
     FileStorage,
@@ -147,9 +148,9 @@ class ExportRuns:
         try:
             exporter = self.exporters.for_target(run.target.value)
             settings = self.settings_of(run.org_id)
-            path = f"exports/{run.org_id}/{run.id}.{exporter.extension}"
+            path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
             stored = self.files.write(
-                path, exporter.render(run, run.claims, settings), exporter.content_type
+                path, exporter.render(run, run.claims, settings), exporter.content_type_for(settings)
             )
         except ExportRefused as refused:
             run.fail(refused.code, str(refused), actor)
@@ -184,11 +185,3 @@ class ExportRuns:
         ))
         self.store.save(run)
         return True
-
-
-class ExportRefused(Exception):
-    """An exporter refuses the run for a reason the user can fix (e.g. unmapped categories)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code

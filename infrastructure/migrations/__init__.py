@@ -60,7 +60,7 @@ def migrate(url: str) -> list[str]:
             conn.execute(LEDGER)
             for version, name, sql in pending(conn):
                 with conn.transaction():
-                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(sql)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (version, name, hashlib.sha256(sql.encode()).hexdigest()),

@@ -7,9 +7,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.projection import Projection, ProjectionRunner
-
 import psycopg
+from eventsourcing.projection import Projection, ProjectionRunner
 
 from infrastructure.event_store import APP_NAME, EVENTS_TABLE, EventLog
 from infrastructure.projections.base import TrackedView
@@ -32,7 +31,7 @@ def open_view(name: str, env: dict[str, str]) -> TrackedView:
 
     projection_class, view_class = PROJECTIONS[name]
     factory_env = ProjectionRunner._construct_env(name=projection_class.name, env=projection_env(env))
-    return InfrastructureFactory.construct(env=factory_env).tracking_recorder(view_class)  # type: ignore[type-var,return-value]
+    return InfrastructureFactory.construct(env=factory_env).tracking_recorder(view_class)  # type: ignore[return-value]
 
 
 @dataclass
@@ -130,7 +129,7 @@ def rebuild(env: dict[str, str], name: str, timeout: float = 600) -> int:
         view_class=view_class,
         env=projection_env(env),
     ) as runner:
-        head = runner.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        head = runner.app.recorder.max_notification_id() or 0
         if head:
             runner.wait(head, timeout=timeout)
         return head

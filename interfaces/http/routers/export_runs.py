@@ -14,7 +14,7 @@ from domain.shared import Period
 from interfaces.http import idempotency
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
 from interfaces.http.metrics import EXPORT_RUNS_REQUESTED
-from interfaces.http.schemas import Accepted, Duplicate, ExportRunOut, ExportRunRequest
+from interfaces.http.schemas import Accepted, Duplicate, ExportRunOut, ExportRunRequest, FileInfo
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/export-runs", tags=["export runs"])
 
@@ -30,11 +30,11 @@ def to_out(services: Any, view: Any) -> ExportRunOut:
         target=data["target"],
         status=data["status"],
         record_count=data["record_count"],
-        file={
-            "download_url": services.signer.sign(file["path"]),
-            "size_bytes": file["size_bytes"],
-            "sha256": file["sha256"],
-        }
+        file=FileInfo(
+            download_url=services.signer.sign(file["path"]),
+            size_bytes=file["size_bytes"],
+            sha256=file["sha256"],
+        )
         if file
         else None,
         error=data.get("error"),

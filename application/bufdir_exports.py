@@ -1,0 +1,242 @@
+"""Use cases of Bufdir exports: request one, run its pipeline on a worker, read its state.
+
+The pipeline is stateless: every step is recorded (saved) before its work starts, so the
+stored status is always where the work is, and a retried job continues from there. The work of
+steps already passed is redone without recording them again (it only reads and streams).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from application.ports import EventStore, FileStorage, Job, NotFound
+from domain.bufdir_config import BufdirConfigDocument
+from domain.bufdir_export import LIFECYCLE, BufdirExport, ReportFormat
+from domain.bufdir_export import BufdirExportStatus as S
+from domain.bufdir_rules import Summary, decide, map_row
+from domain.shared import Actor, Period
+
+log = logging.getLogger(__name__)
+
+EXECUTE_TASK = "execute_bufdir_export"
+SYSTEM_SUB = "system:worker"
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "zip": "application/zip",
+}
+
+Attachment = tuple[str, str, str]  # (activity_id, file name, local path)
+
+
+class ActivitySource(Protocol):
+    """Activities of an organisation, read in date order without loading them all."""
+
+    def stream(self, org_id: UUID, start: date, end: date) -> Iterator[dict[str, Any]]: ...
+
+    def count(self, org_id: UUID, start: date, end: date) -> int: ...
+
+    def attachments(self, org_id: UUID, activity_ids: Iterable[str]) -> Iterator[Attachment]: ...
+
+
+class ReportWriter(Protocol):
+    def write(
+        self,
+        fmt: str,
+        rows: Iterable[list[Any]],
+        headers: list[str],
+        summary: Summary,
+        out_path: Path,
+    ) -> int: ...
+
+    def bundle(self, report_path: Path, attachments: Iterable[Attachment], out_path: Path) -> int:
+        ...
+
+
+#: (org_id, version or None for the current one) -> (version, document); version 0 = default.
+ConfigLoader = Callable[[UUID, int | None], tuple[int, BufdirConfigDocument]]
+
+_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~ ]+){2,}[\\/]?")
+
+
+def short_message(exc: BaseException) -> str:
+    """A message fit for an event: no traceback, no paths or secrets, at most 500 characters."""
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        from domain.error_messages import sanitize_error_message
+    except ImportError:  # pragma: no cover - the module is optional
+        return _PATHS.sub("[path]", text)[:500]
+    return sanitize_error_message(text)[:500]
+
+
+@dataclass
+class _Run:
+    """What the steps of one execution hand to each other (never stored)."""
+
+    export: BufdirExport
+    actor: Actor
+    workdir: Path
+    row_count: int = 0
+    config: BufdirConfigDocument | None = None
+    report: Path | None = None
+    activity_ids: list[str] | None = None
+
+
+class BufdirExports:
+    """Bufdir exports as the API and the worker use them."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        activities: ActivitySource,
+        config_of: ConfigLoader,
+        writer: ReportWriter,
+        files: FileStorage,
+    ) -> None:
+        self.store = store
+        self.activities = activities
+        self.config_of = config_of
+        self.writer = writer
+        self.files = files
+
+    def request(
+        self, org_id: UUID, period: Period, fmt: ReportFormat, include_attachments: bool,
+        actor: Actor,
+    ) -> UUID:
+        """Record the export as initialised and queue its pipeline in the same transaction."""
+        version, _config = self.config_of(org_id, None)
+        export = BufdirExport.request(org_id, period, fmt, include_attachments, version, actor)
+        self.store.save(export, jobs=[Job(EXECUTE_TASK, {"export_id": str(export.id)})])
+        return export.id
+
+    def get(self, org_id: UUID, export_id: UUID) -> BufdirExport:
+        export = self.store.get(export_id)
+        if not isinstance(export, BufdirExport) or export.org_id != org_id:
+            raise NotFound(export_id)
+        return export
+
+    def view(self, org_id: UUID, export_id: UUID) -> dict[str, Any]:
+        export = self.get(org_id, export_id)
+        return {
+            "export_id": export.id,
+            "status": export.status.value,
+            "row_count": export.row_count,
+            "file_size_bytes": export.file["size_bytes"] if export.file else None,
+            "file": export.file["path"] if export.file else None,
+            "error_message": export.error["message"] if export.error else None,
+            "status_history": [{"status": s, "at": at} for s, at in export.status_history],
+        }
+
+    def execute(self, export_id: UUID) -> None:
+        """Walk the remaining steps; a failing step ends the export as failed (not re-raised)."""
+        export = self.store.get(export_id)
+        assert isinstance(export, BufdirExport)
+        if export.is_final:
+            return  # a repeated job does nothing
+        actor = Actor(SYSTEM_SUB, export.org_id, f"bufdir-export:{export_id}")
+        with tempfile.TemporaryDirectory(prefix="bufdir-") as tmp:
+            run = _Run(export, actor, Path(tmp))
+            steps: list[tuple[str, Callable[[_Run], bool]]] = [
+                ("query_activities", self._query),
+                ("map_columns", self._map),
+                ("generate_file", self._generate),
+                ("bundle_attachments", self._bundle),
+                ("store_file", self._store),
+            ]
+            for command, work in steps:
+                try:
+                    self._enter(run, command)
+                    if not work(run):
+                        return
+                except Exception as exc:
+                    log.warning("bufdir export %s failed in %s", export_id, run.export.status.value)
+                    self._fail(run, exc)
+                    return
+
+    def _enter(self, run: _Run, command: str) -> None:
+        """Record the step unless a previous attempt already did (or it is skipped)."""
+        if command == "bundle_attachments" and not run.export.include_attachments:
+            return
+        if LIFECYCLE.allows(command, run.export.status):
+            run.export.enter_step(command, run.actor)
+            self.store.save(run.export)
+
+    def _fail(self, run: _Run, exc: Exception) -> None:
+        export = self.store.get(run.export.id)  # the stored state, whatever was pending
+        if not export.is_final:
+            export.fail(short_message(exc), run.actor)
+            self.store.save(export)
+
+    # The work of each step; False ends the pipeline (already recorded).
+
+    def _query(self, run: _Run) -> bool:
+        e = run.export
+        run.row_count = self.activities.count(e.org_id, e.period_start, e.period_end)
+        if run.row_count == 0 and e.status is S.QUERYING_ACTIVITIES:
+            e.complete_empty(run.actor)
+            self.store.save(e)
+            return False
+        return True
+
+    def _map(self, run: _Run) -> bool:
+        version, config = self.config_of(run.export.org_id, run.export.config_version)
+        if version != run.export.config_version:
+            raise LookupError(f"configuration version {run.export.config_version} not found")
+        run.config = config
+        return True
+
+    def _rows(self, run: _Run, summary: Summary) -> Iterator[list[Any]]:
+        assert run.config is not None
+        e = run.export
+        for activity in self.activities.stream(e.org_id, e.period_start, e.period_end):
+            decision = decide(activity, run.config)
+            summary.add(activity, decision)
+            if run.activity_ids is not None:
+                run.activity_ids.append(str(activity["id"]))
+            yield map_row(activity, run.config, decision)
+
+    def _generate(self, run: _Run) -> bool:
+        assert run.config is not None
+        run.report = run.workdir / f"bufdir-{run.export.period_start:%Y%m%d}-{run.export.id}"
+        run.report = run.report.with_suffix(f".{run.export.format.value}")
+        run.activity_ids = [] if run.export.include_attachments else None
+        summary = Summary(run.config)
+        run.row_count = self.writer.write(
+            run.export.format.value, self._rows(run, summary), run.config.headers, summary,
+            run.report,
+        )
+        return True
+
+    def _bundle(self, run: _Run) -> bool:
+        if not run.export.include_attachments:
+            return True
+        assert run.report is not None and run.activity_ids is not None
+        bundle = run.report.with_suffix(".zip")
+        attachments = self.activities.attachments(run.export.org_id, run.activity_ids)
+        self.writer.bundle(run.report, attachments, bundle)
+        run.report = bundle
+        return True
+
+    def _store(self, run: _Run) -> bool:
+        assert run.report is not None
+        e = run.export
+        ext = run.report.suffix.lstrip(".")
+        path = f"bufdir/{e.org_id}/{e.id}.{ext}"
+        stored = self.files.write(path, _chunks(run.report), CONTENT_TYPES[ext])
+        e.complete(run.row_count, stored.as_event_data(), run.actor)
+        self.store.save(e)
+        return True
+
+
+def _chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(size):
+            yield chunk

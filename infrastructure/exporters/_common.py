@@ -1,0 +1,166 @@
+"""What every accounting file shares: refusing before writing, and balanced vouchers of lines.
+
+The exporters only decide columns and encoding; grouping claims into vouchers, mapping
+categories to accounts and balancing with Decimal arithmetic happen once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from application.errors import ExportRefused
+from domain.accounting_settings import (
+    AccountingSettings,
+    ExportSettings,
+    InvalidAccountingSettings,
+)
+
+CENT = Decimal("0.01")
+BASE_CURRENCY = "NOK"
+LATE_PREFIX = "SEN: "  # Norwegian for "late": read by the organisation's accountant
+
+
+@dataclass(frozen=True)
+class Line:
+    """One posting: + debits an expense account, - credits the counter account."""
+
+    account: str
+    amount: Decimal
+    tax_code: str
+    dimension: str | None
+    text: str
+    claim_id: str  # "" on the counter line of a voucher holding several claims
+    claimant_id: str
+    expense_date: date | None
+    late: bool
+
+
+@dataclass(frozen=True)
+class Voucher:
+    number: int
+    lines: list[Line]
+
+
+def as_settings(settings: Any) -> ExportSettings | None:
+    """Accept the view, the aggregate or a plain dict, so the caller may pass what it has."""
+    if settings is None or isinstance(settings, ExportSettings):
+        return settings
+    if isinstance(settings, AccountingSettings):
+        return settings.view()
+    if isinstance(settings, Mapping):
+        return ExportSettings.from_dict(settings)
+    raise TypeError(f"unsupported settings type {type(settings).__name__}")
+
+
+def amount_of(claim: Mapping[str, Any]) -> Decimal:
+    try:
+        value = Decimal(str(claim["amount"]))
+    except (InvalidOperation, KeyError):
+        raise ExportRefused(
+            "invalid_claim", f"claim {claim.get('claim_id')} has no valid amount"
+        ) from None
+    if not value.is_finite():
+        raise ExportRefused("invalid_claim", f"claim {claim.get('claim_id')} has no valid amount")
+    # Adding 0.00 turns -0.00 into 0.00, so no file ever shows a negative zero.
+    return value.quantize(CENT, rounding=ROUND_HALF_UP) + Decimal("0.00")
+
+
+def check(claims: Sequence[Mapping[str, Any]], settings: Any) -> ExportSettings:
+    """Refuse the run before a single byte is written; the whole file or nothing."""
+    try:
+        valid = as_settings(settings)
+    except InvalidAccountingSettings as invalid:
+        raise ExportRefused(
+            "unmapped_category", f"accounting settings are invalid: {invalid}"
+        ) from None
+    categories = {str(c.get("category")) for c in claims}
+    if valid is None:
+        names = ", ".join(sorted(categories)) or "none"
+        raise ExportRefused(
+            "unmapped_category",
+            f"the organisation has no accounting settings; unmapped categories: {names}",
+        )
+    unmapped = valid.unmapped(categories)
+    if unmapped:
+        raise ExportRefused(
+            "unmapped_category", f"categories without a mapped account: {', '.join(unmapped)}"
+        )
+    foreign = sorted({str(c.get("currency", "")).upper() for c in claims} - {BASE_CURRENCY})
+    if foreign:
+        raise ExportRefused(
+            "unsupported_currency",
+            f"only {BASE_CURRENCY} claims can be exported; found {', '.join(foreign)}",
+        )
+    for claim in claims:
+        amount_of(claim)
+    return valid
+
+
+def one_line(text: Any) -> str:
+    """Line breaks and tabs become spaces: one record is always one physical line."""
+    return " ".join(str(text or "").split())
+
+
+def to_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _groups(
+    claims: Sequence[Mapping[str, Any]], grouping: str
+) -> Iterator[list[Mapping[str, Any]]]:
+    if grouping == "per_claimant":
+        by_claimant: dict[str, list[Mapping[str, Any]]] = {}
+        for claim in claims:
+            by_claimant.setdefault(str(claim["claimant_id"]), []).append(claim)
+        for claimant in sorted(by_claimant):
+            yield by_claimant[claimant]
+    else:
+        for claim in claims:
+            yield [claim]
+
+
+def vouchers(claims: Sequence[Mapping[str, Any]], settings: ExportSettings) -> Iterator[Voucher]:
+    """Balanced vouchers, one at a time: expense lines, then one counter line of minus their sum."""
+    for number, group in enumerate(_groups(claims, settings.voucher_grouping), start=1):
+        lines: list[Line] = []
+        for claim in group:
+            mapping = settings.categories[str(claim["category"])]
+            late = claim.get("late") is True
+            lines.append(
+                Line(
+                    account=mapping.account,
+                    amount=amount_of(claim),
+                    tax_code=mapping.tax_code,
+                    dimension=mapping.dimension,
+                    text=(LATE_PREFIX if late else "") + one_line(claim.get("description")),
+                    claim_id=str(claim["claim_id"]),
+                    claimant_id=str(claim["claimant_id"]),
+                    expense_date=to_date(claim["expense_date"]),
+                    late=late,
+                )
+            )
+        total = sum((line.amount for line in lines), Decimal("0.00"))
+        first = lines[0]
+        lines.append(
+            Line(
+                account=settings.counter_account,
+                amount=Decimal("0.00") - total,
+                tax_code="",
+                dimension=None,
+                text=one_line(f"Refusjon utlegg {first.claimant_id}"),
+                claim_id=first.claim_id if len(group) == 1 else "",
+                claimant_id=first.claimant_id,
+                expense_date=None,
+                late=False,
+            )
+        )
+        yield Voucher(number, lines)
+
+
+def money(value: Decimal) -> str:
+    """Decimal point, two decimals, never an exponent or a thousands separator."""
+    return f"{value:.2f}"

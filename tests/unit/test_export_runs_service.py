@@ -1,0 +1,125 @@
+"""The export run use cases over in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.accounting import ExporterRegistry
+from application.errors import ExportRefused
+from application.export_runs import EXECUTE_TASK, ExportRuns
+from application.ports import ClaimRecord, NotFound
+from domain.export_run import ExportRunStatus, ExportTarget, RunAlreadyExists
+from domain.shared import Actor, Period
+from tests.unit.fakes import CsvExporter, FakeClaims, FakeEventStore, FakeStorage, FixedClock
+
+ORG = uuid4()
+ACTOR = Actor("coordinator-1", ORG, "req-1")
+JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
+
+
+def claim(day: int, amount: str = "100.00", month: int = 1) -> ClaimRecord:
+    return ClaimRecord(
+        id=uuid4(), claimant_id="v-1", expense_date=date(2025, month, day),
+        approved_at=datetime(2025, month, day, 10, tzinfo=UTC), category="reise",
+        amount=amount, currency="NOK", description="Tog",
+    )
+
+
+class Refusing(CsvExporter):
+    def render(self, run: Any, claims: Any, settings: Any) -> Any:
+        raise ExportRefused("unmapped_category", "no account for: reise")
+
+
+def service(exporter: Any = None, claims: list[ClaimRecord] = ()) -> tuple[ExportRuns, FakeEventStore, FakeStorage, FixedClock]:  # type: ignore[assignment]
+    store, storage, clock = FakeEventStore(), FakeStorage(), FixedClock()
+    source = FakeClaims((ORG, c) for c in claims)
+    source.reserved_by = store
+    exporters = ExporterRegistry([exporter or CsvExporter("xledger"), CsvExporter("dynamics")])
+    runs = ExportRuns(store, source, storage, exporters, clock, timeout=timedelta(minutes=15))
+    return runs, store, storage, clock
+
+
+def test_request_queues_the_run_in_the_same_save() -> None:
+    runs, store, _, _ = service()
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR, idempotency_key="k1")
+    assert runs.view(ORG, run_id).status == "pending"
+    assert [(j.task, j.args) for j in store.jobs] == [(EXECUTE_TASK, {"run_id": str(run_id)})]
+    assert store.responses[0].body == {"run_id": str(run_id), "status": "pending"}
+
+
+def test_overlapping_request_names_the_existing_run_and_stores_nothing() -> None:
+    runs, store, _, _ = service()
+    first = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    with pytest.raises(RunAlreadyExists) as refused:
+        runs.request_export(ORG, Period(date(2025, 1, 31), date(2025, 2, 28)),
+                            ExportTarget.DYNAMICS, ACTOR)
+    assert refused.value.existing_run_id == first
+    assert len(store.events) == 1 and len(store.jobs) == 1
+
+
+def test_execute_takes_the_period_claims_and_completes_with_a_file() -> None:
+    inside, outside = [claim(5), claim(31, "12.50")], claim(1, month=2)
+    runs, _, storage, _ = service(claims=[*inside, outside])
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    runs.execute(run_id)
+    view = runs.view(ORG, run_id)
+    assert view.status == "completed" and view.record_count == 2
+    assert view.file is not None
+    content = storage.files[view.file["path"]].decode()
+    assert str(inside[0].id) in content and str(outside.id) not in content
+    runs.execute(run_id)  # a repeated job changes nothing
+    assert runs.view(ORG, run_id).version == view.version
+
+
+def test_refused_export_fails_and_frees_period_and_claims() -> None:
+    claims = [claim(5)]
+    runs, store, _, _ = service(exporter=Refusing("xledger"), claims=claims)
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    runs.execute(run_id)
+    view = runs.view(ORG, run_id)
+    assert view.status == "failed"
+    assert view.error == {"code": "unmapped_category", "message": "no account for: reise"}
+    assert store.reserved == {} and store.periods == {}
+    again = runs.request_export(ORG, JANUARY, ExportTarget.DYNAMICS, ACTOR)
+    runs.execute(again)
+    assert runs.view(ORG, again).record_count == 1
+
+
+def test_stuck_run_fails_with_timeout_only_after_the_limit() -> None:
+    runs, store, _, clock = service(claims=[claim(3)])
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    run = store.get(run_id)
+    run.start([], ACTOR)
+    store.save(run)
+    assert runs.fail_if_stuck(run_id) is False
+    clock.current = datetime.now(UTC) + timedelta(minutes=16)
+    assert runs.fail_if_stuck(run_id) is True
+    view = runs.view(ORG, run_id)
+    assert view.status == ExportRunStatus.FAILED.value and view.error is not None
+    assert view.error["code"] == "timeout"
+
+
+def test_other_organisations_run_is_not_found() -> None:
+    runs, _, _, _ = service()
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    with pytest.raises(NotFound):
+        runs.view(uuid4(), run_id)
+    with pytest.raises(NotFound):
+        runs.view(ORG, UUID(int=1))
+
+
+def test_history_versions_and_as_of() -> None:
+    runs, _, _, _ = service(claims=[claim(3)])
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    runs.execute(run_id)
+    assert runs.view(ORG, run_id, version=1).status == "pending"
+    assert runs.view(ORG, run_id, version=2).status == "running"
+    with pytest.raises(NotFound):
+        runs.view(ORG, run_id, version=9)
+    with pytest.raises(NotFound):
+        runs.view(ORG, run_id, as_of=datetime(2000, 1, 1, tzinfo=UTC))
+    assert runs.view(ORG, run_id, as_of=datetime.now(UTC) + timedelta(days=1)).status == "completed"

@@ -1,0 +1,188 @@
+"""The Xledger GL02 file, parsed back: columns, dates, balanced vouchers, references, text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.errors import ExportRefused
+from domain.accounting_settings import AccountingSettings, ExportSettings
+from domain.shared import Actor
+from infrastructure.exporters.xledger import COLUMNS, XledgerExporter
+
+ORG = UUID("22222222-2222-2222-2222-222222222222")
+RUN = SimpleNamespace(
+    id=UUID("abcdef01-2345-6789-abcd-ef0123456789"), org_id=ORG, target="xledger",
+    period_start=date(2025, 3, 1), period_end=date(2025, 3, 31),
+)
+SETTINGS: dict[str, Any] = {
+    "company_code": "NHF",
+    "voucher_type": "UT",
+    "counter_account": "2910",
+    "categories": {
+        "travel": {"account": "7140", "tax_code": "0", "dimension": "200"},
+        "meals": {"account": "7350", "tax_code": "11", "dimension": None},
+    },
+}
+
+
+def claim(
+    category: str = "travel", amount: str = "100.00", claimant: str = "c-1", **extra: Any
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "claim_id": str(uuid4()), "claimant_id": claimant, "expense_date": "2025-03-04",
+        "approved_at": "2025-03-10T09:00:00+00:00", "category": category, "amount": amount,
+        "currency": "NOK", "description": "Reise Oslo-Bergen", "late": False,
+    }
+    data.update(extra)
+    return data
+
+
+def render(claims: list[dict[str, Any]], settings: Any = None, **changes: Any) -> list[list[str]]:
+    settings = settings if settings is not None else {**SETTINGS, **changes}
+    data = b"".join(XledgerExporter().render(RUN, claims, settings))
+    assert not data.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=";"))
+
+
+def by_voucher(rows: list[list[str]]) -> dict[str, list[dict[str, str]]]:
+    vouchers: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows[1:]:
+        line = dict(zip(COLUMNS, row, strict=True))
+        vouchers[line["VoucherNo"]].append(line)
+    return vouchers
+
+
+def test_header_has_the_gl02_columns_in_order_and_every_row_ends_with_x() -> None:
+    rows = render([claim(), claim("meals")])
+
+    assert rows[0][:8] == [
+        "ImpSystem", "ImpSystemRef", "VoucherType", "VoucherNo", "FiscalYear", "PeriodNo",
+        "VoucherDate", "Account",
+    ]
+    assert rows[0].index("Text") < rows[0].index("TaxRule") < rows[0].index("Currency")
+    assert rows[0].index("CurrencyAmount") < rows[0].index("Amount")
+    assert rows[0][-1] == "EOL"
+    assert len(rows) == 5
+    assert all(len(r) == len(COLUMNS) == 49 and r[-1] == "x" for r in rows[1:])
+
+
+def test_dates_periods_and_amounts_use_gl02_formats() -> None:
+    rows = render([claim(amount="1234.5")])
+    lines = [dict(zip(COLUMNS, r, strict=True)) for r in rows[1:]]
+
+    assert {line["VoucherDate"] for line in lines} == {"20250331"}
+    assert {line["FiscalYear"] for line in lines} == {"2025"}
+    assert {line["PeriodNo"] for line in lines} == {"3"}
+    assert [line["Amount"] for line in lines] == ["1234.50", "-1234.50"]
+    assert all(re.fullmatch(r"-?\d+\.\d\d", line["Amount"]) for line in lines)
+    assert {line["VoucherType"] for line in lines} == {"UT"}
+
+
+def test_one_balanced_voucher_per_claim_referencing_the_claim() -> None:
+    claims = [claim(amount="0.10"), claim("meals", amount="0.20"), claim(amount="333.33")]
+    vouchers = by_voucher(render(claims))
+
+    assert len(vouchers) == 3
+    for lines, source in zip(vouchers.values(), claims, strict=True):
+        assert sum(Decimal(line["Amount"]) for line in lines) == Decimal("0")
+        assert [line["ImpSystemRef"] for line in lines] == [source["claim_id"]] * 2
+        expense, counter = lines
+        assert expense["Account"] == SETTINGS["categories"][source["category"]]["account"]
+        assert counter["Account"] == "2910"
+        assert counter["TaxRule"] == ""
+    travel = vouchers["1"][0]
+    assert travel["TaxRule"] == "0" and travel["Posting1"] == "200"
+    assert vouchers["2"][0]["TaxRule"] == "11" and vouchers["2"][0]["Posting1"] == ""
+
+
+def test_per_claimant_grouping_puts_a_claimants_claims_in_one_voucher() -> None:
+    claims = [claim(claimant="b", amount="10.05"), claim("meals", claimant="a"),
+              claim(claimant="b", amount="20.10")]
+    vouchers = by_voucher(render(claims, voucher_grouping="per_claimant"))
+
+    assert [len(lines) for lines in vouchers.values()] == [2, 3]
+    claimant_b = vouchers["2"]
+    assert [line["ImpSystemRef"] for line in claimant_b[:2]] == [
+        claims[0]["claim_id"], claims[2]["claim_id"]
+    ]
+    assert claimant_b[2]["Amount"] == "-30.15"
+    for lines in vouchers.values():
+        assert sum(Decimal(line["Amount"]) for line in lines) == 0
+
+
+def test_late_claims_are_marked_in_the_text() -> None:
+    vouchers = by_voucher(render([claim(late=True), claim(late=False)]))
+
+    assert vouchers["1"][0]["Text"].startswith("SEN: ")
+    assert not vouchers["2"][0]["Text"].startswith("SEN")
+
+
+def test_semicolons_quotes_newlines_and_norwegian_letters_survive() -> None:
+    text = 'Bompenger; ferje "Moss-Horten"\nog parkering på Ærø, Økern, Åsane'
+    rows = render([claim(description=text)])
+
+    assert len(rows) == 3
+    assert rows[1][COLUMNS.index("Text")] == (
+        'Bompenger; ferje "Moss-Horten" og parkering på Ærø, Økern, Åsane'
+    )
+
+
+def test_unmapped_categories_are_refused_before_anything_is_written() -> None:
+    with pytest.raises(ExportRefused) as refused:
+        XledgerExporter().render(RUN, [claim("taxi"), claim(), claim("bus")], SETTINGS)
+
+    assert refused.value.code == "unmapped_category"
+    assert "bus" in str(refused.value) and "taxi" in str(refused.value)
+    assert "travel" not in str(refused.value)
+
+
+def test_an_organisation_without_settings_is_refused() -> None:
+    with pytest.raises(ExportRefused) as refused:
+        XledgerExporter().render(RUN, [claim("taxi")], None)
+
+    assert refused.value.code == "unmapped_category"
+    assert "taxi" in str(refused.value)
+
+
+def test_foreign_currency_is_refused() -> None:
+    with pytest.raises(ExportRefused) as refused:
+        XledgerExporter().render(RUN, [claim(currency="EUR")], SETTINGS)
+
+    assert refused.value.code == "unsupported_currency"
+
+
+def test_no_claims_give_a_file_with_only_the_header() -> None:
+    rows = render([])
+
+    assert rows == [list(COLUMNS)]
+
+
+def test_the_file_is_streamed_one_voucher_at_a_time() -> None:
+    chunks = list(XledgerExporter().render(RUN, iter([claim(), claim(), claim()]), SETTINGS))
+
+    assert len(chunks) == 4  # header, then one chunk per voucher
+    assert all(chunk.endswith(b"x\r\n") for chunk in chunks[1:])
+
+
+def test_the_aggregate_and_its_view_are_accepted_as_settings() -> None:
+    aggregate = AccountingSettings.configure(ORG, SETTINGS, Actor("u", ORG, "r"))
+    claims = [claim()]
+
+    expected = render(claims)
+    assert render(claims, aggregate) == expected
+    assert render(claims, ExportSettings.from_dict(SETTINGS)) == expected
+    exporter = XledgerExporter()
+    assert (exporter.target, exporter.content_type, exporter.extension) == (
+        "xledger", "text/csv", "csv"
+    )
+    assert exporter.extension_for(aggregate) == "csv"
