@@ -38,6 +38,7 @@ class AccountingSettingsBook:
 
     def configure(self, org_id: UUID, values: Mapping[str, Any], actor: Actor) -> AccountingSettings:
         for _attempt in range(3):
+            settings: AccountingSettings
             try:
                 settings = self.store.get(AccountingSettings.create_id(org_id))
             except NotFound:
