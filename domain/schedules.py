@@ -64,7 +64,7 @@ def validate_timezone(name: str | None = None) -> str:
         return DEFAULT_TIMEZONE
     if not isinstance(name, str):
         raise InvalidSchedule("timezone", "must be a string")
-    name = name.strip()
+    name = name.strip(" ")
     if len(name) > 64 or not _TIMEZONE.fullmatch(name) or ".." in name:
         raise InvalidSchedule("timezone", "must be an IANA time zone name such as Europe/Oslo")
     try:

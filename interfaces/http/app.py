@@ -74,7 +74,10 @@ def create_app(
             )
         else:
             started = time.perf_counter()
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # the last line of defence: no traceback leaves the process
+                response = await errors.unexpected(request, exc)
             LATENCY.labels(route_template(request)).observe(time.perf_counter() - started)
         REQUESTS.labels(request.method, route_template(request), str(response.status_code)).inc()
         response.headers["X-Request-ID"] = request.state.correlation_id

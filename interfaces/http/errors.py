@@ -86,16 +86,19 @@ def install(app: FastAPI) -> None:
     async def concurrent(_: Request, exc: ConcurrentChange) -> JSONResponse:
         return JSONResponse({"detail": "changed concurrently; retry"}, status_code=409)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unhandled %s on %s %s (request %s)",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            getattr(request.state, "correlation_id", "-"),
-        )
-        return JSONResponse(
-            {"detail": "internal error", "correlation_id": getattr(request.state, "correlation_id", None)},
-            status_code=500,
-        )
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Log the kind of failure (never its text: it may hold SQL or secrets) and answer 500."""
+    log.error(
+        "unhandled %s on %s %s (request %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        getattr(request.state, "correlation_id", "-"),
+    )
+    return JSONResponse(
+        {"detail": "internal error", "correlation_id": getattr(request.state, "correlation_id", None)},
+        status_code=500,
+    )

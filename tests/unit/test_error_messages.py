@@ -34,22 +34,47 @@ def key_value(draw: st.DrawFn) -> tuple[str, str]:
     """`key=value` in the shapes seen in logs, JSON, headers and config dumps."""
     key = draw(
         st.sampled_from(
-            ["password", "passwd", "pwd", "api_key", "apikey", "api-key", "secret",
-             "client_secret", "token", "access_token", "db_password"]
+            [
+                "password",
+                "passwd",
+                "pwd",
+                "api_key",
+                "apikey",
+                "api-key",
+                "secret",
+                "client_secret",
+                "token",
+                "access_token",
+                "db_password",
+            ]
         ).flatmap(random_case)
     )
     value = draw(password)
-    shape = draw(st.sampled_from(["{k}={v}", "{k}: {v}", "{k} = '{v}'", '"{k}": "{v}"',
-                                  "{k}='{v}'", '{k}="{v}"', "'{k}': '{v}'", "{k}:{v}"]))
+    shape = draw(
+        st.sampled_from(
+            [
+                "{k}={v}",
+                "{k}: {v}",
+                "{k} = '{v}'",
+                '"{k}": "{v}"',
+                "{k}='{v}'",
+                '{k}="{v}"',
+                "'{k}': '{v}'",
+                "{k}:{v}",
+            ]
+        )
+    )
     return shape.format(k=key, v=value), value
 
 
 @st.composite
 def secret(draw: st.DrawFn) -> tuple[str, str]:
     """A credential embedded as it would appear, and the part that must not survive."""
-    kind = draw(st.sampled_from(
-        ["kv", "bearer", "auth_header", "jwt", "url", "hex", "base64", "aws", "private_key"]
-    ))
+    kind = draw(
+        st.sampled_from(
+            ["kv", "bearer", "auth_header", "jwt", "url", "hex", "base64", "aws", "private_key"]
+        )
+    )
     if kind == "kv":
         return draw(key_value())
     if kind == "bearer":
@@ -75,8 +100,9 @@ def secret(draw: st.DrawFn) -> tuple[str, str]:
         value = draw(base64_key)
         return value + draw(st.sampled_from(["", "=", "=="])), value
     if kind == "aws":
-        value = "AKIA" + draw(st.text(string.ascii_uppercase + string.digits, min_size=16,
-                                      max_size=16))
+        value = "AKIA" + draw(
+            st.text(string.ascii_uppercase + string.digits, min_size=16, max_size=16)
+        )
         return value, value
     body = draw(st.text(ALNUM + "+/", min_size=20, max_size=200))
     block = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
@@ -117,9 +143,33 @@ def test_output_is_bounded_and_has_no_control_characters(text: str) -> None:
 
 
 WORDS = st.sampled_from(
-    ["Connection", "refused", "by", "Xledger", "API", "(HTTP", "503)", "timeout", "after",
-     "30s", "invalid", "account", "4010", "Dynamics", "returned", "error:", "rate", "limited",
-     "retry", "later.", "organisation", "not", "found", "period", "2025-01"]
+    [
+        "Connection",
+        "refused",
+        "by",
+        "Xledger",
+        "API",
+        "(HTTP",
+        "503)",
+        "timeout",
+        "after",
+        "30s",
+        "invalid",
+        "account",
+        "4010",
+        "Dynamics",
+        "returned",
+        "error:",
+        "rate",
+        "limited",
+        "retry",
+        "later.",
+        "organisation",
+        "not",
+        "found",
+        "period",
+        "2025-01",
+    ]
 )
 
 

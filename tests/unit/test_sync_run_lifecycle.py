@@ -52,12 +52,14 @@ FINISH_ALIASES = {
 
 def run_in(status: SyncRunStatus) -> tuple[SyncRun, list[Any]]:
     """A run in `status` with no pending events, and the events that led there."""
-    run = SyncRun.queue(ORG, "xledger", "scheduler", ACTOR) if status is S.PENDING else (
-        SyncRun.start_new(ORG, "xledger", "manual", ACTOR)
+    run = (
+        SyncRun.queue(ORG, "xledger", "scheduler", ACTOR)
+        if status is S.PENDING
+        else (SyncRun.start_new(ORG, "xledger", "manual", ACTOR))
     )
     if status in (S.COMPLETED, S.FAILED, S.CANCELLED):
         run.finish(status, 5, 1, "ended", ACTOR)
-    history = run.collect_events()
+    history: list[Any] = list(run.collect_events())
     assert run.status is status
     return run, history
 
@@ -100,7 +102,7 @@ def test_every_status_command_pair(status: SyncRunStatus, command: str) -> None:
         return
 
     COMMANDS[command](run)
-    new_events = run.collect_events()
+    new_events: list[Any] = list(run.collect_events())
     assert len(new_events) == 1
     assert run.status is expected
     assert state(replay(history + new_events)) == state(run)
@@ -108,6 +110,7 @@ def test_every_status_command_pair(status: SyncRunStatus, command: str) -> None:
 
 def test_start_new_is_running_from_its_started_event() -> None:
     run = SyncRun.start_new(ORG, "dynamics", "manual", ACTOR)
+    started: Any
     (started,) = run.collect_events()
     assert type(started).__name__ == "Started"
     assert run.status is S.RUNNING
@@ -129,8 +132,9 @@ def test_queued_run_starts_later_and_measures_drift_then() -> None:
     assert run.drift_flagged
 
 
-@pytest.mark.parametrize(("drift", "flagged"), [(None, False), (299.9, False), (300.1, True),
-                                                 (-301.0, True)])
+@pytest.mark.parametrize(
+    ("drift", "flagged"), [(None, False), (299.9, False), (300.1, True), (-301.0, True)]
+)
 def test_drift_over_five_minutes_is_flagged(drift: float | None, flagged: bool) -> None:
     run = SyncRun.start_new(ORG, "xledger", "scheduler", ACTOR, drift_seconds=drift)
     assert run.drift_flagged is flagged
@@ -143,6 +147,7 @@ def test_finish_stores_counts_end_time_and_only_the_sanitised_message() -> None:
         "    post(token)\nRuntimeError: login failed password=hunter2hunter2"
     )
     run.finish("failed", 7, 2, raw, ACTOR)
+    failed: Any
     (failed,) = run.collect_events()
     assert run.status is S.FAILED
     assert run.ended_at == failed.timestamp
@@ -190,7 +195,7 @@ def test_replay_does_not_validate_again(monkeypatch: pytest.MonkeyPatch) -> None
     run = SyncRun.start_new(ORG, "xledger", "scheduler", ACTOR)
     run.link_export_run(uuid4(), ACTOR)
     run.finish("failed", 1, 1, "token=abcdefgh12345678 rejected", ACTOR)
-    events = run.collect_events()
+    events: list[Any] = list(run.collect_events())
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("replay must only apply facts")
@@ -228,7 +233,10 @@ def test_invalid_integration_types(value: Any) -> None:
 )
 def test_creation_refuses_bad_arguments(kwargs: dict[str, Any], field: str) -> None:
     arguments: dict[str, Any] = {
-        "org_id": ORG, "integration_type": "xledger", "triggered_by": "manual", "actor": ACTOR
+        "org_id": ORG,
+        "integration_type": "xledger",
+        "triggered_by": "manual",
+        "actor": ACTOR,
     } | kwargs
     with pytest.raises(InvalidSyncRun) as refused:
         SyncRun.start_new(**arguments)
