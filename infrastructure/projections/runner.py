@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 #: Every read model: name -> (projection, view). Adding one is one line here.
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
     "export_runs": (ExportRunsProjection, ExportRunsView),
+    "audit_chain": __import__("infrastructure.projections.audit_chain", fromlist=["_"]).REGISTRATION,
 }
 
 

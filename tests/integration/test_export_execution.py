@@ -1,0 +1,154 @@
+"""Accepted runs execute on the queue: claims taken, file written, read model updated."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from bootstrap import Services
+from interfaces.demo import demo_settings, ORGS
+from interfaces.http.auth import Role
+from tests.integration.conftest import Tokens, claim_json, drain_queue
+
+SETTINGS = demo_settings(ORGS[0])
+
+
+def setup_org(client: TestClient, org: Tokens, claims: list[dict[str, Any]]) -> None:
+    r = client.put(f"/v1/orgs/{org.org_id}/accounting-settings", json=SETTINGS,
+                   headers=org.header(Role.ADMIN))
+    assert r.status_code == 200, r.text
+    r = client.put(f"/v1/orgs/{org.org_id}/claims", json={"claims": claims}, headers=org.header())
+    assert r.status_code == 200 and r.json() == {"upserted": len(claims)}
+
+
+def request_run(client: TestClient, org: Tokens, start: str, end: str, target: str = "xledger") -> str:
+    r = client.post(f"/v1/orgs/{org.org_id}/export-runs",
+                    json={"period_start": start, "period_end": end, "target": target},
+                    headers=org.header())
+    assert r.status_code == 202, r.text
+    return str(r.json()["run_id"])
+
+
+def get_run(client: TestClient, org: Tokens, run_id: str) -> dict[str, Any]:
+    r = client.get(f"/v1/orgs/{org.org_id}/export-runs/{run_id}", headers=org.header())
+    assert r.status_code == 200
+    return dict(r.json())
+
+
+def download(client: TestClient, url: str) -> bytes:
+    parts = urlsplit(url)
+    r = client.get(f"{parts.path}?{parts.query}")
+    assert r.status_code == 200
+    return r.content
+
+
+def test_run_executes_on_the_worker_and_file_is_downloadable(
+    client: TestClient, services: Services, org: Tokens
+) -> None:
+    inside = [claim_json("2025-01-10", "120.50"), claim_json("2025-01-31", "80.00")]
+    outside = [claim_json("2025-02-01", "99.00")]
+    setup_org(client, org, inside + outside)
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31")
+    drain_queue(services)
+    run = get_run(client, org, run_id)
+    assert run["status"] == "completed", run
+    assert run["record_count"] == 2 and run["completed_at"] is not None
+    content = download(client, run["file"]["download_url"])
+    import hashlib
+
+    assert hashlib.sha256(content).hexdigest() == run["file"]["sha256"]
+    assert len(content) == run["file"]["size_bytes"]
+    text = content.decode("utf-8")
+    assert inside[0]["id"] in text and inside[1]["id"] in text and outside[0]["id"] not in text
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "ImpSystem"
+    # The event log alone tells which claims, with which amounts, went into the run.
+    started = [e for e in services.store.history(run_id_uuid(run_id)) if e.type == "Started"][0]
+    assert sorted((c["claim_id"], c["amount"]) for c in started.data["claims"]) == sorted(
+        (c["id"], c["amount"]) for c in inside
+    )
+
+
+def run_id_uuid(run_id: str) -> Any:
+    from uuid import UUID
+
+    return UUID(run_id)
+
+
+def test_signed_url_is_bound_to_file_and_signature(client: TestClient, services: Services, org: Tokens) -> None:
+    setup_org(client, org, [claim_json("2025-01-10")])
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31")
+    drain_queue(services)
+    url = urlsplit(get_run(client, org, run_id)["file"]["download_url"])
+    assert client.get(f"{url.path}?{url.query}").status_code == 200
+    assert client.get(f"{url.path}x?{url.query}").status_code == 403
+    assert client.get(f"{url.path}?{url.query[:-2]}aa").status_code == 403
+    assert client.get(url.path).status_code == 403
+    assert client.get(f"/v1/files/../../etc/passwd?{url.query}").status_code in (403, 404)
+    expired = services.signer.sign(url.path.removeprefix("/v1/files/"), now=1_000_000)
+    e = urlsplit(expired)
+    assert client.get(f"{e.path}?{e.query}").status_code == 403
+
+
+def test_unmapped_category_fails_the_run_and_frees_claims(client: TestClient, services: Services, org: Tokens) -> None:
+    claims = [claim_json("2025-01-10", category="hotell"), claim_json("2025-01-11")]
+    setup_org(client, org, claims)
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31")
+    drain_queue(services)
+    run = get_run(client, org, run_id)
+    assert run["status"] == "failed" and run["file"] is None
+    assert run["error"]["code"] == "unmapped_category" and "hotell" in run["error"]["message"]
+    with psycopg.connect(services.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM claim_reservations").fetchone() == (0,)
+    # Fixing the settings makes the same period exportable again, with the same claims.
+    fixed = {**SETTINGS, "categories": {**SETTINGS["categories"],  # type: ignore[dict-item]
+                                        "hotell": {"account": "7140", "tax_code": "0", "dimension": None}}}
+    assert client.put(f"/v1/orgs/{org.org_id}/accounting-settings", json=fixed,
+                      headers=org.header(Role.ADMIN)).json()["version"] == 2
+    again = request_run(client, org, "2025-01-01", "2025-01-31")
+    drain_queue(services)
+    assert get_run(client, org, again)["record_count"] == 2
+
+
+def test_run_without_claims_completes_with_zero(client: TestClient, services: Services, org: Tokens) -> None:
+    setup_org(client, org, [claim_json("2025-03-10")])
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31", "dynamics")
+    drain_queue(services)
+    run = get_run(client, org, run_id)
+    assert (run["status"], run["record_count"]) == ("completed", 0)
+
+
+def test_rolled_back_append_leaves_no_job(client: TestClient, services: Services, org: Tokens) -> None:
+    """The job is deferred in the append's transaction: a refused run leaves no job behind."""
+    request_run(client, org, "2025-01-01", "2025-01-31")
+    for _ in range(3):
+        r = client.post(f"/v1/orgs/{org.org_id}/export-runs",
+                        json={"period_start": "2025-01-15", "period_end": "2025-02-15", "target": "xledger"},
+                        headers=org.header())
+        assert r.status_code == 409
+    with psycopg.connect(services.database_url) as conn:
+        jobs = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'execute_export_run'"
+        ).fetchone()
+    assert jobs == (1,)
+
+
+def test_pending_run_whose_job_was_lost_is_requeued_by_the_sweep(
+    client: TestClient, services: Services, org: Tokens
+) -> None:
+    from infrastructure.maintenance import Maintenance
+    from infrastructure.projections.runner import rebuild
+
+    setup_org(client, org, [claim_json("2025-01-10")])
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31")
+    with psycopg.connect(services.database_url) as conn:  # the job vanished (e.g. purged by hand)
+        conn.execute("DELETE FROM procrastinate_jobs")
+    rebuild(services.env, "export_runs")
+    assert [str(i) for i in Maintenance(services.pool).requeue_orphaned_pending(0)] == [run_id]
+    drain_queue(services)
+    assert get_run(client, org, run_id)["status"] == "completed"
