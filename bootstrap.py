@@ -10,7 +10,11 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from application.accounting import AccountingSettingsBook, ExporterRegistry
+from application.bufdir_config_book import BufdirConfigBook
+from application.bufdir_exports import BufdirExports
 from application.export_runs import ExportRuns
+from infrastructure.activities import PostgresActivities
+from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
 from infrastructure.event_store import EventLog, PostgresEventStore, open_event_log
@@ -51,6 +55,9 @@ class Services:
     export_runs: ExportRuns
     accounting_settings: AccountingSettingsBook
     jwt_secret: str
+    activities: PostgresActivities
+    bufdir_config: BufdirConfigBook
+    bufdir_exports: BufdirExports
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -79,6 +86,9 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         settings_of=accounting_settings.for_export,
         timeout=timedelta(seconds=settings.run_timeout_seconds),
     )
+    activities = PostgresActivities(pool, files)
+    bufdir_config = BufdirConfigBook(store)
+    bufdir_exports = BufdirExports(store, activities, bufdir_config.load, BufdirFileWriter(), files)
     return Services(
         settings=settings,
         database_url=url,
@@ -93,4 +103,7 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         export_runs=export_runs,
         accounting_settings=accounting_settings,
         jwt_secret=secret,
+        activities=activities,
+        bufdir_config=bufdir_config,
+        bufdir_exports=bufdir_exports,
     )

@@ -77,8 +77,13 @@ class GuardedRecorder(PostgresApplicationRecorder):
             curs.execute(
                 DEFER_JOB_SQL, {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)}
             )
-        for sql, params in kwargs.get("guard_statements", ()):
-            curs.execute(sql, params)
+        statements = kwargs.get("guard_statements", ())
+        if statements:
+            # A nested pipeline block syncs on exit, so a guard violation is raised here as
+            # itself (UniqueViolation, ExclusionViolation), not later as "pipeline aborted".
+            with curs.connection.pipeline():
+                for sql, params in statements:
+                    curs.execute(sql, params)
         response: IdempotentResponse | None = kwargs.get("response")
         if response is not None:
             curs.execute(

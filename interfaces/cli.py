@@ -137,6 +137,48 @@ def projections_rebuild(
         typer.echo(f"{n}: rebuilt up to event {head}")
 
 
+@app.command()
+def verify(
+    org: Annotated[UUID | None, typer.Option(help="One organisation; all when omitted")] = None,
+) -> None:
+    """Recompute the audit hash chain from the stored events; exit 1 at the first bad event."""
+    import psycopg
+
+    from infrastructure.audit import verify_all, verify_chain
+
+    with psycopg.connect(_database_url()) as conn:
+        results = [verify_chain(conn, org)] if org else verify_all(conn)
+    failed = False
+    for r in results:
+        if r.ok:
+            typer.echo(f"ok: {r.events_verified} events verified, head {r.head} (org {r.org_id})")
+            continue
+        failed = True
+        bad = r.first_bad_event
+        assert bad is not None
+        typer.echo(
+            f"FAILED: event {bad.notification_id} ({bad.originator_id} "
+            f"v{bad.originator_version}) {bad.problem} (org {r.org_id})"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("analytics-role")
+def analytics_role(
+    role: Annotated[str, typer.Option(help="Role name")] = "analytics_reader",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Makes it a LOGIN role", envvar="EXPORT_SERVICE_ANALYTICS_PASSWORD"),
+    ] = None,
+) -> None:
+    """Create or update the analysts' role: SELECT on the analytics views, nothing else."""
+    from infrastructure.analytics import create_analytics_role
+
+    name = create_analytics_role(_database_url(), role, password)
+    typer.echo(f"role {name}: SELECT on schema analytics only")
+
+
 def main() -> None:
     try:
         app()

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
     "export_runs": (ExportRunsProjection, ExportRunsView),
     "audit_chain": __import__("infrastructure.projections.audit_chain", fromlist=["_"]).REGISTRATION,
+    "bufdir_audit_log": __import__("infrastructure.projections.bufdir_audit_log", fromlist=["_"]).REGISTRATION,
 }
 
 

@@ -1,0 +1,120 @@
+"""The `bufdir_audit_log` read model: every Bufdir export with each status and its timestamp,
+built only from BufdirExport events (a rebuild gives the same rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from psycopg.types.json import Jsonb
+
+from domain.bufdir_export import BufdirExport
+from infrastructure.projections.base import Statement, TrackedView
+
+COLUMNS = (
+    "export_id, org_id, period_start, period_end, format, include_attachments, config_version, "
+    "status, row_count, file_size_bytes, file, error_message, status_history, created_at, "
+    "updated_at, version"
+)
+FINAL = ("completed", "completed_empty", "failed")
+
+
+class BufdirAuditLogView(TrackedView):
+    tables = ("bufdir_audit_log",)
+
+    def list(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT {COLUMNS} FROM bufdir_audit_log WHERE org_id = %s "  # noqa: S608
+                "AND (%s::text IS NULL OR status = %s) "
+                "ORDER BY created_at DESC, export_id DESC LIMIT %s",
+                (org_id, status, status, limit),
+            )
+            return list(curs.fetchall())
+
+    def open_exports(self, now: datetime, idle: timedelta) -> list[dict[str, Any]]:
+        """Exports in a non-final status whose last change is older than `idle`."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT export_id, created_at, updated_at, status FROM bufdir_audit_log "
+                "WHERE status <> ALL(%s) AND updated_at < %s ORDER BY created_at",
+                (list(FINAL), now - idle),
+            )
+            return list(curs.fetchall())
+
+
+def _entry(status: str, at: datetime) -> Jsonb:
+    return Jsonb([{"status": status, "at": at.isoformat()}])
+
+
+def _update(e: Any, status: str, sets: str = "", params: dict[str, Any] | None = None,
+            ) -> Statement:
+    return (
+        "UPDATE bufdir_audit_log SET status = %(status)s, "  # noqa: S608 - constant fragments
+        f"status_history = status_history || %(entry)s, updated_at = %(at)s{sets}, "
+        "version = %(version)s WHERE export_id = %(id)s AND version < %(version)s",
+        {
+            **(params or {}),
+            "status": status,
+            "entry": _entry(status, e.timestamp),
+            "at": e.timestamp,
+            "id": e.originator_id,
+            "version": e.originator_version,
+        },
+    )
+
+
+class BufdirAuditLogProjection(Projection[BufdirAuditLogView]):
+    name = "bufdir_audit_log"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.apply([], tracking)  # not ours: only advance the position
+
+    @process_event.register
+    def _(self, e: BufdirExport.Initialised, tracking: Tracking) -> None:  # type: ignore[name-defined]
+        self.view.apply(
+            [
+                (
+                    f"INSERT INTO bufdir_audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
+                    "%s, 'initialised', 0, NULL, NULL, NULL, %s, %s, %s, %s) "
+                    "ON CONFLICT (export_id) DO NOTHING",
+                    (
+                        e.originator_id, e.org_id, e.period_start, e.period_end, e.format,
+                        e.include_attachments, e.config_version,
+                        _entry("initialised", e.timestamp), e.timestamp, e.timestamp,
+                        e.originator_version,
+                    ),
+                )
+            ],
+            tracking,
+        )
+
+    @process_event.register
+    def _(self, e: BufdirExport.StepEntered, tracking: Tracking) -> None:
+        self.view.apply([_update(e, e.status)], tracking)
+
+    @process_event.register
+    def _(self, e: BufdirExport.Completed, tracking: Tracking) -> None:
+        stmt = _update(
+            e, "completed", ", row_count = %(n)s, file = %(file)s, file_size_bytes = %(size)s",
+            {"n": e.row_count, "file": Jsonb(e.file), "size": e.file.get("size_bytes")},
+        )
+        self.view.apply([stmt], tracking)
+
+    @process_event.register
+    def _(self, e: BufdirExport.CompletedEmpty, tracking: Tracking) -> None:
+        self.view.apply([_update(e, "completed_empty", ", row_count = 0")], tracking)
+
+    @process_event.register
+    def _(self, e: BufdirExport.Failed, tracking: Tracking) -> None:
+        stmt = _update(e, "failed", ", error_message = %(message)s", {"message": e.message})
+        self.view.apply([stmt], tracking)
+
+
+#: The entry of PROJECTIONS in infrastructure.projections.runner.
+REGISTRATION = (BufdirAuditLogProjection, BufdirAuditLogView)

@@ -1,0 +1,55 @@
+"""Tamper evidence for auditors: recompute the organisation's hash chain, download a run's bundle."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from application.ports import NotFound
+from infrastructure.audit import verify_chain
+from infrastructure.evidence import build_evidence_zip
+from interfaces.http.deps import AUDITORS, ServicesDep, require
+
+router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["audit"])
+
+
+def _catch_up(services: Any) -> None:
+    """With projections running in this process, let the chain include the latest events."""
+    projections = services.extras.get("projections")
+    if projections is not None:
+        projections.wait_for(services.store.max_notification_id(), timeout=5.0)
+
+
+@router.get("/audit/verify")
+def verify(
+    org_id: UUID, services: ServicesDep, _: Annotated[Any, require(AUDITORS)]
+) -> dict[str, Any]:
+    """Recompute the chain from the stored events; the first mismatch says what happened."""
+    _catch_up(services)
+    with services.pool.connection() as conn:
+        return verify_chain(conn, org_id).as_dict()
+
+
+@router.get(
+    "/export-runs/{run_id}/evidence",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def evidence(
+    org_id: UUID, run_id: UUID, services: ServicesDep, _: Annotated[Any, require(AUDITORS)]
+) -> Response:
+    """A zip with the run's events, file, sha256, claims and chain links (see its README.txt)."""
+    _catch_up(services)
+    try:
+        with services.pool.connection() as conn:
+            body = build_evidence_zip(conn, services.store, services.files, org_id, run_id)
+    except NotFound:
+        raise HTTPException(404, "export run not found") from None
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{run_id}.zip"'},
+    )
