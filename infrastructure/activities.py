@@ -6,7 +6,9 @@ an export of tens of thousands of activities never holds them all in memory.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -24,6 +26,7 @@ from application.ports import StoredFile
 from infrastructure.files import FsspecStorage
 
 STREAM_BATCH = 2000
+SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
 ID_CHUNK = 1000
 
 UPSERT = """
@@ -78,7 +81,12 @@ class ActivityRecord:
 
 
 def attachment_path(org_id: UUID, activity_id: str, name: str) -> str:
-    return f"attachments/{org_id}/{activity_id}/{name}"
+    """attachments/{org}/{activity id}/{name}; an id that is not a safe path segment is
+    replaced by its hash, so no id can climb out of its organisation's folder."""
+    folder = activity_id
+    if not SAFE_SEGMENT.match(activity_id) or ".." in activity_id:
+        folder = "h-" + hashlib.sha256(activity_id.encode()).hexdigest()[:40]
+    return f"attachments/{org_id}/{folder}/{name}"
 
 
 def _as_activity(row: dict[str, Any]) -> dict[str, Any]:

@@ -79,5 +79,13 @@ def drop_analytics_role(url: str, role: str = DEFAULT_ROLE) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         if not _role_exists(conn, role):
             return
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        r, s = sql.Identifier(role), sql.Identifier(SCHEMA)
+        # Explicit revokes, not DROP OWNED: PostgreSQL 15 allows that only to the role's members.
+        with conn.transaction():
+            conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, r))
+            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(s, r))
+            conn.execute(
+                sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} REVOKE ALL ON TABLES FROM {}")
+                .format(s, r)
+            )
+        conn.execute(sql.SQL("DROP ROLE {}").format(r))

@@ -33,7 +33,8 @@ SELECT a.export_id,
                  AND j.status IN ('todo', 'doing')) AS has_job
 FROM bufdir_audit_log a
 WHERE a.status NOT IN ('completed', 'completed_empty', 'failed')
-  AND a.updated_at < now() - make_interval(secs => %(idle)s)
+  AND (a.updated_at < now() - make_interval(secs => %(idle)s)
+       OR a.created_at < now() - make_interval(secs => %(timeout)s))
 ORDER BY a.created_at
 """
 

@@ -61,6 +61,7 @@ How to check it offline
      `export-service verify` or GET /v1/orgs/{{org}}/audit/verify): a later head only grows,
      so an earlier bundle's links must still be found in the chain.
 
+Python 3, run in the unzipped folder (prints one "ok" per event, then True):
   import hashlib, json
   def link(prev, nid, oid, ver, topic, state):
       body = json.dumps([nid, oid, ver, topic, hashlib.sha256(state).hexdigest()],

@@ -22,6 +22,7 @@ class TaskHandlers:
     execute_export_run: Callable[[UUID], None]
     sweep: Callable[[], None]
     extra: dict[str, Callable[..., None]]
+    stalled_after_seconds: float = 60
 
 
 def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
@@ -38,8 +39,7 @@ def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
     @app.periodic(cron="* * * * *", periodic_id="sweep")
     @app.task(name="sweep", queue=QUEUE, queueing_lock="sweep")
     async def sweep(timestamp: int) -> None:
-        await _retry_stalled_jobs(app)
-        await procrastinate.utils.sync_to_async(handlers.sweep)
+        await recover(app, handlers)
 
     for name, func in handlers.extra.items():
         app.task(name=name, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5))(func)
@@ -47,14 +47,24 @@ def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
     return app
 
 
-async def _retry_stalled_jobs(app: procrastinate.App) -> None:
-    """Jobs of a worker that died (no heartbeat) are handed to a live worker again."""
-    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=60)
+async def recover(app: procrastinate.App, handlers: TaskHandlers) -> None:
+    """Hand jobs of dead workers (no heartbeat) to live ones, then sweep stuck runs."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=handlers.stalled_after_seconds
+    )
     for job in stalled:
         log.warning("retrying stalled job %s (%s)", job.id, job.task_name)
         await app.job_manager.retry_job(job)
+    await procrastinate.utils.sync_to_async(handlers.sweep)
 
 
-async def run_worker(app: procrastinate.App, name: str = "worker", **options: Any) -> None:
+async def run_worker(
+    app: procrastinate.App, handlers: TaskHandlers, name: str = "worker", **options: Any
+) -> None:
+    """Recover what a crash left behind, then work until stopped."""
     async with app.open_async():
+        try:
+            await recover(app, handlers)
+        except Exception:
+            log.exception("recovery at worker start failed; the periodic sweep will retry")
         await app.run_worker_async(name=name, concurrency=2, **options)

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     download_url_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
     run_timeout_seconds: int = Field(default=15 * 60, gt=0)
+    stalled_job_seconds: float = Field(default=60, gt=0)
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     demo_data: bool = True

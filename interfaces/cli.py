@@ -81,8 +81,11 @@ def worker(concurrency: int = 2) -> None:
     url = _database_url()
     run_migrations(url)
     services = bootstrap(database_url=url)
-    queue = build_queue(url, task_handlers(services))
-    asyncio.run(run_worker(queue, name=f"worker-{os.getpid()}", install_signal_handlers=True))
+    handlers = task_handlers(services)
+    queue = build_queue(url, handlers)
+    asyncio.run(
+        run_worker(queue, handlers, name=f"worker-{os.getpid()}", install_signal_handlers=True)
+    )
 
 
 @app.command()

@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from application.ports import ClaimRecord
 from bootstrap import Services
 from domain.shared import Actor
+from interfaces.demo_bufdir import load_bufdir_demo
 from interfaces.http.auth import Role, mint
 
 
@@ -99,6 +100,7 @@ def load_demo(services: Services) -> bool:
         services.accounting_settings.configure(
             org.org_id, demo_settings(org), Actor("demo-loader", org.org_id, "demo-data")
         )
+        load_bufdir_demo(services, org)
         for loader in EXTRA_LOADERS:
             loader(services, org)
     return True

@@ -12,6 +12,7 @@ import psycopg
 from fastapi import FastAPI
 
 from bootstrap import Services, bootstrap
+from infrastructure import bufdir_maintenance
 from infrastructure.maintenance import Maintenance
 from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionSupervisor, lags, open_view
@@ -45,6 +46,7 @@ def sweep(services: Services) -> None:
         if services.export_runs.fail_if_stuck(run_id):
             log.warning("export run %s timed out and was failed", run_id)
     maintenance.requeue_orphaned_pending()
+    bufdir_maintenance.sweep(services)
     services.idempotency.purge(services.settings.idempotency_ttl_hours)
 
 
@@ -52,7 +54,11 @@ def task_handlers(services: Services) -> TaskHandlers:
     return TaskHandlers(
         execute_export_run=services.export_runs.execute,
         sweep=lambda: sweep(services),
-        extra=services.extras.get("tasks", {}),
+        extra={
+            **services.extras.get("tasks", {}),
+            **bufdir_maintenance.bufdir_tasks(services.bufdir_exports),
+        },
+        stalled_after_seconds=services.settings.stalled_job_seconds,
     )
 
 
@@ -68,7 +74,9 @@ def build_app(services: Services, background: bool = True) -> FastAPI:
         if background:
             supervisor.start()
             services.extras["projections"] = supervisor
-            worker = asyncio.create_task(run_worker(queue, name="serve-worker"))
+            worker = asyncio.create_task(
+                run_worker(queue, task_handlers(services), name="serve-worker")
+            )
         try:
             yield
         finally:

@@ -124,7 +124,7 @@ class AuditChainView(TrackedView):
 
     def reset(self) -> None:
         """Never empties the chain: re-hashing today's rows would launder earlier tampering."""
-        log.warning("audit_chain is append-only; a rebuild only catches up with the log")
+        log.info("audit_chain is append-only: a rebuild only catches up with the log")
 
 
 class AuditChainProjection(Projection[AuditChainView]):

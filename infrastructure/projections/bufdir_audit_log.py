@@ -3,7 +3,7 @@ built only from BufdirExport events (a rebuild gives the same rows)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
@@ -26,23 +26,13 @@ FINAL = ("completed", "completed_empty", "failed")
 class BufdirAuditLogView(TrackedView):
     tables = ("bufdir_audit_log",)
 
-    def list(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
+    def rows(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 f"SELECT {COLUMNS} FROM bufdir_audit_log WHERE org_id = %s "  # noqa: S608
                 "AND (%s::text IS NULL OR status = %s) "
                 "ORDER BY created_at DESC, export_id DESC LIMIT %s",
                 (org_id, status, status, limit),
-            )
-            return list(curs.fetchall())
-
-    def open_exports(self, now: datetime, idle: timedelta) -> list[dict[str, Any]]:
-        """Exports in a non-final status whose last change is older than `idle`."""
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT export_id, created_at, updated_at, status FROM bufdir_audit_log "
-                "WHERE status <> ALL(%s) AND updated_at < %s ORDER BY created_at",
-                (list(FINAL), now - idle),
             )
             return list(curs.fetchall())
 

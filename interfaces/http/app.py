@@ -15,7 +15,15 @@ from starlette.routing import Match
 from bootstrap import Services
 from interfaces.http import errors
 from interfaces.http.metrics import LATENCY, REQUESTS
-from interfaces.http.routers import accounting_settings, claims, export_runs, files, ops
+from interfaces.http.routers import (
+    accounting_settings,
+    activities,
+    bufdir,
+    claims,
+    export_runs,
+    files,
+    ops,
+)
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
@@ -54,7 +62,7 @@ def create_app(
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     errors.install(app)
-    for module in (ops, claims, accounting_settings, export_runs, files):
+    for module in (ops, claims, accounting_settings, export_runs, files, activities, bufdir):
         app.include_router(module.router)
     for extra in services.extras.get("routers", []):
         app.include_router(extra)

@@ -1,0 +1,203 @@
+"""Bufdir grant reports: request an export, read it, list them; the organisation's configuration."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field, StrictBool, ValidationInfo, field_validator
+
+from application.ports import NotFound
+from domain.bufdir_config import BufdirConfigDocument
+from domain.bufdir_config_aggregate import ConfigUnchanged
+from domain.bufdir_export import BufdirExport, BufdirExportStatus, ReportFormat
+from domain.shared import Period
+from interfaces.http import idempotency
+from interfaces.http.auth import Role
+from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
+from interfaces.http.schemas import IsoDate, StrictBody
+
+router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["bufdir"])
+
+CONFIG_EDITORS = frozenset({Role.ADMIN})
+
+LIST_SQL = """
+SELECT export_id, status, row_count, file_size_bytes, file, error_message, status_history,
+       period_start, period_end, format, include_attachments, config_version, created_at
+FROM bufdir_audit_log WHERE org_id = %s AND (%s::text IS NULL OR status = %s)
+ORDER BY created_at DESC, export_id DESC LIMIT %s
+"""
+
+
+class BufdirExportRequest(StrictBody):
+    period_start: IsoDate = Field(description="First day, ISO YYYY-MM-DD")
+    period_end: IsoDate = Field(description="Last day (inclusive), ISO YYYY-MM-DD")
+    format: ReportFormat = ReportFormat.XLSX
+    include_attachments: StrictBool = False
+
+    @field_validator("period_end")
+    @classmethod
+    def end_not_before_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("period_start")
+        if start is not None and value < start:
+            raise ValueError("period_end must not be before period_start")
+        return value
+
+
+class BufdirAccepted(BaseModel):
+    export_id: UUID
+    status: Literal["initialised"] = "initialised"
+
+
+class StatusAt(BaseModel):
+    status: BufdirExportStatus
+    at: datetime
+
+
+class BufdirExportOut(BaseModel):
+    export_id: UUID
+    status: BufdirExportStatus
+    row_count: int
+    file_size_bytes: int | None
+    download_url: str | None
+    error_message: str | None
+    status_history: list[StatusAt]
+    period_start: date
+    period_end: date
+    format: ReportFormat
+    include_attachments: bool
+    config_version: int
+    created_at: datetime
+
+
+class BufdirConfigOut(BufdirConfigDocument):
+    version: int = Field(description="0 is the default configuration")
+
+
+def _download_url(services: Any, status: str, row_count: int, file: dict[str, Any] | None
+                  ) -> str | None:
+    if status != "completed" or not row_count or not file:
+        return None
+    url: str = services.signer.sign(file["path"])
+    return url
+
+
+def _out_of_export(services: Any, e: BufdirExport) -> BufdirExportOut:
+    return BufdirExportOut(
+        export_id=e.id, status=e.status, row_count=e.row_count,
+        file_size_bytes=e.file["size_bytes"] if e.file else None,
+        download_url=_download_url(services, e.status.value, e.row_count, e.file),
+        error_message=e.error["message"] if e.error else None,
+        status_history=[StatusAt(status=BufdirExportStatus(s), at=at) for s, at in e.status_history],
+        period_start=e.period_start, period_end=e.period_end, format=e.format,
+        include_attachments=e.include_attachments, config_version=e.config_version,
+        created_at=e.created_on,
+    )
+
+
+def _out_of_row(services: Any, row: dict[str, Any]) -> BufdirExportOut:
+    return BufdirExportOut(
+        **{k: row[k] for k in ("export_id", "status", "row_count", "file_size_bytes",
+                               "error_message", "status_history", "period_start", "period_end",
+                               "format", "include_attachments", "config_version", "created_at")},
+        download_url=_download_url(services, row["status"], row["row_count"], row["file"]),
+    )
+
+
+@router.post("/bufdir-exports", status_code=202, response_model=BufdirAccepted)
+def request_bufdir_export(
+    org_id: UUID,
+    body: BufdirExportRequest,
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Any, require(EXPORTERS)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    """Queue the report of the period's activities; built in the background."""
+    keys = services.idempotency
+    replay = idempotency.begin(
+        keys, org_id, idempotency_key, request.url.path, body.model_dump(mode="json")
+    )
+    if replay is not None:
+        return replay
+    try:
+        export_id = services.bufdir_exports.request(
+            org_id, Period(body.period_start, body.period_end), body.format,
+            body.include_attachments, actor_of(request, principal),
+        )
+    except BaseException:
+        if idempotency_key:
+            keys.abandon(org_id, idempotency_key)
+        raise
+    answer = {"export_id": str(export_id), "status": "initialised"}
+    if idempotency_key:
+        keys.finish(org_id, idempotency_key, 202, answer)
+    return JSONResponse(answer, status_code=202)
+
+
+@router.get("/bufdir-exports", response_model=list[BufdirExportOut])
+def list_bufdir_exports(
+    org_id: UUID,
+    services: ServicesDep,
+    _: Annotated[Any, require(READERS)],
+    status: BufdirExportStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[BufdirExportOut]:
+    """Newest first, from the bufdir_audit_log read model."""
+    projections = services.extras.get("projections")
+    if projections is not None:
+        projections.wait_for(services.store.max_notification_id(), timeout=2.0)
+    value = status.value if status else None
+    with services.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(LIST_SQL, (org_id, value, value, limit)).fetchall()
+    return [_out_of_row(services, row) for row in rows]
+
+
+@router.get("/bufdir-exports/{export_id}", response_model=BufdirExportOut)
+def get_bufdir_export(
+    org_id: UUID,
+    export_id: UUID,
+    services: ServicesDep,
+    _: Annotated[Any, require(READERS)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> BufdirExportOut:
+    """The export as its events say, now or after event `version`."""
+    if version is None:
+        export = services.bufdir_exports.get(org_id, export_id)
+    else:
+        export = services.store.get(export_id, version=version)
+        if not isinstance(export, BufdirExport) or export.org_id != org_id:
+            raise NotFound(export_id)
+    return _out_of_export(services, export)
+
+
+@router.put("/bufdir-config", response_model=BufdirConfigOut)
+def put_bufdir_config(
+    org_id: UUID,
+    body: BufdirConfigDocument,
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Any, require(CONFIG_EDITORS)],
+) -> BufdirConfigOut:
+    """Record a new version of the organisation's report configuration; exports requested
+    from now on use it and name its version. An unchanged document keeps its version."""
+    try:
+        version, document = services.bufdir_config.configure(
+            org_id, body, actor_of(request, principal)
+        )
+    except ConfigUnchanged:
+        version, document = services.bufdir_config.current(org_id)
+    return BufdirConfigOut(version=version, **document.model_dump())
+
+
+@router.get("/bufdir-config", response_model=BufdirConfigOut)
+def get_bufdir_config(
+    org_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
+) -> BufdirConfigOut:
+    """The organisation's configuration, or the default one (version 0)."""
+    version, document = services.bufdir_config.current(org_id)
+    return BufdirConfigOut(version=version, **document.model_dump())

@@ -1,0 +1,108 @@
+"""A worker killed mid-run leaves a run that the next worker finishes: never stuck, never twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from application.ports import ClaimRecord
+from bootstrap import Services
+from domain.export_run import ExportRunStatus, ExportTarget
+from domain.shared import Actor, Period
+from interfaces.demo import ORGS, demo_settings
+from tests.integration.conftest import SECRET
+
+CLAIMS = 20_000
+
+pytestmark = pytest.mark.slow
+
+
+def worker(db_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "EXPORT_SERVICE_DATA_DIR": str(data_dir),
+        "EXPORT_SERVICE_JWT_SECRET": SECRET,
+        "EXPORT_SERVICE_STALLED_JOB_SECONDS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from interfaces.cli import main; main()", "worker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "worker.log").open("ab"),
+    )
+
+
+def status(services: Services, run_id: UUID) -> ExportRunStatus:
+    return services.store.get(run_id).status  # type: ignore[no-any-return]
+
+
+def wait_for(predicate: object, timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_killed_worker_run_is_finished_by_the_next_worker(
+    services: Services, db_url: str, tmp_path: Path
+) -> None:
+    org_id = uuid4()
+    actor = Actor("coordinator", org_id, "crash-test")
+    services.accounting_settings.configure(org_id, demo_settings(ORGS[0]), actor)
+    approved = datetime(2025, 1, 15, 10, tzinfo=UTC)
+    services.claims.upsert(org_id, [
+        ClaimRecord(uuid4(), f"v-{i % 50}", date(2025, 1, 14), approved + timedelta(seconds=i),
+                    "reise", f"{100 + i % 900}.50", "NOK", f"Reise {i}")
+        for i in range(CLAIMS)
+    ])
+    killed_run: UUID | None = None
+    for month in (1, 2, 3):  # a run too fast to catch is retried with the next month's claims
+        if month > 1:
+            with psycopg.connect(db_url) as conn:
+                conn.execute("UPDATE claims SET approved_at = approved_at + interval '1 month'")
+        start = date(2025, month, 1)
+        run_id = services.export_runs.request_export(
+            org_id, Period(start, start + timedelta(days=27)), ExportTarget.XLEDGER, actor
+        )
+        first = worker(db_url, tmp_path)
+        try:
+            assert wait_for(lambda: status(services, run_id) is not ExportRunStatus.PENDING, 20), (tmp_path / "worker.log").read_text()[-3000:]
+            first.send_signal(signal.SIGKILL)
+        finally:
+            first.wait(10)
+        if status(services, run_id) is ExportRunStatus.RUNNING:
+            killed_run = run_id
+            break
+    assert killed_run is not None, "the worker finished every run before it could be killed"
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute(
+            "SELECT status FROM procrastinate_jobs WHERE args ->> 'run_id' = %s", (str(killed_run),)
+        ).fetchone() == ("doing",)
+    time.sleep(1.5)  # the dead worker's heartbeat goes stale
+    second = worker(db_url, tmp_path)
+    try:
+        assert wait_for(lambda: status(services, killed_run) is ExportRunStatus.COMPLETED, 90, 0.2)
+    finally:
+        second.terminate()
+        second.wait(20)
+    run = services.store.get(killed_run)
+    history = [e.type for e in services.store.history(killed_run)]
+    assert history == ["Requested", "Started", "Completed"]
+    assert run.record_count == CLAIMS
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute(
+            "SELECT count(*), count(DISTINCT claim_id) FROM claim_reservations WHERE run_id = %s",
+            (killed_run,),
+        ).fetchone() == (CLAIMS, CLAIMS)
+    assert services.files.exists(run.file["path"])
