@@ -22,6 +22,7 @@ from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
 from infrastructure.settings import Settings
+from infrastructure.sync_wiring import SyncServices, build_sync
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Services:
     activities: PostgresActivities
     bufdir_config: BufdirConfigBook
     bufdir_exports: BufdirExports
+    sync: SyncServices
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -106,4 +108,5 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         activities=activities,
         bufdir_config=bufdir_config,
         bufdir_exports=bufdir_exports,
+        sync=build_sync(settings, pool, store, export_runs, SystemClock()),
     )

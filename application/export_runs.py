@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +22,13 @@ from application.ports import (
     NotFound,
     PeriodTaken,
 )
-from domain.export_run import ExportRun, ExportRunStatus, ExportTarget, RunAlreadyExists
+from domain.export_run import (
+    ExportRun,
+    ExportRunStatus,
+    ExportTarget,
+    RunAlreadyExists,
+    taken_claims,
+)
 from domain.shared import Actor, Period
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,20 @@ class ExportRunView:
             else None,
             version=run.version,
         )
+
+
+class TakenClaims:
+    """The claims a run took, exactly as its ClaimsTaken events recorded them, streamed from
+    the event log on each iteration: the file is rendered from the events, so its amounts are
+    the recorded ones even if a claim was imported again since (a re-import changes nothing
+    that a run already took). Re-iterable, so an exporter may validate in a first pass."""
+
+    def __init__(self, store: EventStore, run_id: UUID) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return taken_claims(self.store.stream(self.run_id))
 
 
 class ExportRuns:
@@ -149,8 +170,9 @@ class ExportRuns:
             exporter = self.exporters.for_target(run.target.value)
             settings = self.settings_of(run.org_id)
             path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
+            claims = TakenClaims(self.store, run.id)
             stored = self.files.write(
-                path, exporter.render(run, run.claims, settings), exporter.content_type_for(settings)
+                path, exporter.render(run, claims, settings), exporter.content_type_for(settings)
             )
         except ExportRefused as refused:
             run.fail(refused.code, str(refused), actor)
@@ -162,7 +184,7 @@ class ExportRuns:
     def _start(self, run: ExportRun, actor: Actor) -> ExportRun:
         for _attempt in range(5):
             taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
-            run.start([c.as_event_data() for c in taken], actor)
+            run.start((c.as_event_data() for c in taken), actor)
             try:
                 self.store.save(run)
                 return run

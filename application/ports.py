@@ -37,6 +37,15 @@ class SyncAlreadyRunning(GuardViolation):
         self.existing_run_id = existing_run_id
 
 
+class ScheduledSyncTaken(GuardViolation):
+    """This scheduled time of the organisation's integration was already started (its
+    idempotency key is taken); `existing_run_id` is the run it started."""
+
+    def __init__(self, existing_run_id: UUID | None) -> None:
+        super().__init__("scheduled sync already started")
+        self.existing_run_id = existing_run_id
+
+
 class NotFound(Exception):
     """No such thing in this organisation (or at all: the two are not told apart)."""
 
@@ -85,6 +94,10 @@ class EventStore(Protocol):
 
     def history(self, aggregate_id: UUID) -> list[RecordedEvent]: ...
 
+    def stream(self, aggregate_id: UUID) -> Iterator[Any]:
+        """The aggregate's domain events in order, read one at a time (a server-side cursor)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ClaimRecord:
@@ -115,8 +128,9 @@ class ClaimRecord:
 class ClaimSource(Protocol):
     def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int: ...
 
-    def candidates(self, org_id: UUID, start: date, end: date) -> list[ClaimRecord]:
-        """Claims approved in the period, plus late ones; none reserved by another run."""
+    def candidates(self, org_id: UUID, start: date, end: date) -> Iterable[ClaimRecord]:
+        """Claims approved in the period, plus late ones; none reserved by another run.
+        May be a stream: iterate it once."""
         ...
 
 

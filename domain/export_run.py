@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -40,6 +42,46 @@ LIFECYCLE = Lifecycle(
 ACTIVE_STATUSES = frozenset({S.PENDING, S.RUNNING, S.COMPLETED})
 
 
+#: Claims per `ClaimsTaken` event: a big run is several events appended in the same save.
+CLAIMS_PER_EVENT = 5000
+#: The columns of a taken claim, as `ClaimRecord.as_event_data()` writes them.
+CLAIM_FIELDS = (
+    "claim_id", "claimant_id", "expense_date", "approved_at", "category", "amount", "currency",
+    "description", "late",
+)
+_REPEATING = frozenset({"claimant_id", "expense_date", "category", "currency"})
+
+
+def claim_columns(claims: Iterable[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
+    """Claims as parallel lists, at most CLAIMS_PER_EVENT per batch: compact in memory and in
+    the event (field names once per batch, not once per claim)."""
+    batch: dict[str, list[Any]] = {f: [] for f in CLAIM_FIELDS}
+    for claim in claims:
+        for f in CLAIM_FIELDS:
+            value = claim.get(f)
+            batch[f].append(sys.intern(value) if f in _REPEATING and isinstance(value, str) else value)
+        if len(batch["claim_id"]) == CLAIMS_PER_EVENT:
+            yield batch
+            batch = {f: [] for f in CLAIM_FIELDS}
+    if batch["claim_id"]:
+        yield batch
+
+
+def claim_rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    """The claims of one `ClaimsTaken` event, one dict each, in the order they were taken."""
+    for values in zip(*(columns[f] for f in CLAIM_FIELDS), strict=True):
+        yield dict(zip(CLAIM_FIELDS, values, strict=True))
+
+
+def taken_claims(events: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Every claim a run took, in order, from its events (also a legacy `Started` list)."""
+    for e in events:
+        if isinstance(e, ExportRun.ClaimsTaken):  # type: ignore[attr-defined]
+            yield from claim_rows(e.claims)
+        elif isinstance(e, ExportRun.Started) and getattr(e, "claims", None):  # type: ignore[attr-defined]
+            yield from e.claims
+
+
 class RunAlreadyExists(DomainError):
     """Another active run of the organisation covers an overlapping period."""
 
@@ -53,6 +95,22 @@ class RunAlreadyExists(DomainError):
 class ExportRun(Aggregate):
     """The history of one export run; its status is whatever its events say."""
 
+    class Requested(Aggregate.Created):
+        """v2 added `requested_via` (how the run was asked for); v1 events were all "api"."""
+
+        org_id: UUID
+        period_start: date
+        period_end: date
+        target: str
+        actor: dict[str, str]
+        requested_via: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["requested_via"] = "api"
+
     @event("Requested")
     def __init__(
         self,
@@ -61,18 +119,19 @@ class ExportRun(Aggregate):
         period_end: date,
         target: str,
         actor: dict[str, str],
+        requested_via: str = "api",
     ) -> None:
         self.org_id = org_id
         self.period_start = period_start
         self.period_end = period_end
         self.target = ExportTarget(target)
         self.status = S.PENDING
-        self.claims: list[dict[str, Any]] = []
         self.record_count = 0
         self.file: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
         self.completed_at: Any = None
         self.requested_by = actor
+        self.requested_via = requested_via
 
     @classmethod
     def request(
@@ -92,14 +151,19 @@ class ExportRun(Aggregate):
 
     # Commands: consult the lifecycle table, then record the event.
 
-    def start(self, claims: list[dict[str, Any]], actor: Actor) -> None:
-        """Record which claims this run takes; from here on they belong to it."""
+    def start(self, claims: Iterable[dict[str, Any]], actor: Actor) -> None:
+        """Record which claims this run takes, with their amounts; from here on they belong to
+        it. `Started` holds the count, then one `ClaimsTaken` per batch: all in one save."""
         LIFECYCLE.target("start", self.status)
-        self._started(claims=claims, actor=actor.as_event_data())
+        batches = list(claim_columns(claims))
+        count = sum(len(b["claim_id"]) for b in batches)
+        self._started(record_count=count, actor=actor.as_event_data())
+        for number, batch in enumerate(batches, start=1):
+            self._claims_taken(batch=number, claims=batch, actor=actor.as_event_data())
 
     def complete(self, file: dict[str, Any], actor: Actor) -> None:
         LIFECYCLE.target("complete", self.status)
-        self._completed(record_count=len(self.claims), file=file, actor=actor.as_event_data())
+        self._completed(record_count=self.record_count, file=file, actor=actor.as_event_data())
 
     def fail(self, code: str, message: str, actor: Actor) -> None:
         """End the run without export; its period and claims become free again."""
@@ -109,9 +173,18 @@ class ExportRun(Aggregate):
     # Events: bodies only apply facts, they are re-run on every replay.
 
     @event("Started")
-    def _started(self, claims: list[dict[str, Any]], actor: dict[str, str]) -> None:
+    def _started(
+        self,
+        actor: dict[str, str],
+        record_count: int = 0,
+        claims: list[dict[str, Any]] | None = None,  # runs started before ClaimsTaken existed
+    ) -> None:
         self.status = S.RUNNING
-        self.claims = claims
+        self.record_count = len(claims) if claims else record_count
+
+    @event("ClaimsTaken")
+    def _claims_taken(self, batch: int, claims: dict[str, list[Any]], actor: dict[str, str]) -> None:
+        """The facts are the event itself (read by `taken_claims`); the state keeps none."""
 
     @event("Completed")
     def _completed(self, record_count: int, file: dict[str, Any], actor: dict[str, str]) -> None:

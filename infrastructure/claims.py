@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from uuid import UUID
 
@@ -46,6 +46,9 @@ ORDER BY c.approved_at, c.id
 """
 
 
+ITERSIZE = 2000
+
+
 class PostgresClaims:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -70,7 +73,14 @@ class PostgresClaims:
             )
         return len(claims)
 
-    def candidates(self, org_id: UUID, start: date, end: date) -> list[ClaimRecord]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    def candidates(self, org_id: UUID, start: date, end: date) -> Iterator[ClaimRecord]:
+        """Streamed with a server-side (named) cursor, ITERSIZE rows per round trip."""
+        with (
+            self.pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="claim_candidates", row_factory=dict_row) as cur,
+        ):
+            cur.itersize = ITERSIZE
             cur.execute(CANDIDATES, {"org_id": org_id, "start": start, "end": end})
-            return [ClaimRecord(**row) for row in cur]
+            for row in cur:
+                yield ClaimRecord(**row)

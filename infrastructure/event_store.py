@@ -4,7 +4,7 @@ queued jobs and idempotent responses written in the append's own transaction."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,7 @@ from application.ports import (
     RecordedEvent,
     SyncAlreadyRunning,
 )
-from infrastructure import guards
+from infrastructure import guards, sync_guards
 
 APP_NAME = "export_service"
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -154,7 +154,7 @@ class PostgresEventStore:
                 *aggregates, jobs=jobs, guard_statements=statements, response=response
             )
         except IntegrityError as error:
-            refused = translate(error)
+            refused = sync_guards.refusal(self.app, error, aggregates) or translate(error)
             if isinstance(refused, PeriodTaken):
                 refused = PeriodTaken(self._overlapping_run(pending))
             raise refused from None
@@ -192,6 +192,27 @@ class PostgresEventStore:
                 )
             )
         return out
+
+    def stream(self, aggregate_id: UUID) -> Iterator[Any]:
+        """Domain events of one aggregate, in order, through a server-side cursor: a run's
+        ClaimsTaken events are decoded one at a time, never all at once."""
+        datastore = self.app.recorder.datastore  # type: ignore[attr-defined]
+        with (
+            datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="aggregate_stream") as cur,
+        ):
+            cur.itersize = 4
+            cur.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "  # noqa: S608
+                "WHERE originator_id = %s ORDER BY originator_version",
+                (aggregate_id,),
+            )
+            for row in cur:
+                yield self.app.mapper.to_domain_event(
+                    StoredEvent(row["originator_id"], row["originator_version"], row["topic"],
+                                bytes(row["state"]))
+                )
 
     def max_notification_id(self) -> int:
         return self.app.recorder.max_notification_id() or 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +23,8 @@ class TaskHandlers:
     sweep: Callable[[], None]
     extra: dict[str, Callable[..., None]]
     stalled_after_seconds: float = 60
+    #: Periodic tasks: name -> (cron, function called with the tick's timestamp).
+    periodic: dict[str, tuple[str, Callable[[int], None]]] = field(default_factory=dict)
 
 
 def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
@@ -43,6 +45,10 @@ def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
 
     for name, func in handlers.extra.items():
         app.task(name=name, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5))(func)
+
+    for name, (cron, tick) in handlers.periodic.items():
+        task = app.task(name=name, queue=QUEUE, queueing_lock=name, pass_context=False)(tick)
+        app.periodic(cron=cron, periodic_id=name)(task)
 
     return app
 
@@ -66,5 +72,5 @@ async def run_worker(
         try:
             await recover(app, handlers)
         except Exception:
-            log.exception("recovery at worker start failed; the periodic sweep will retry")
+            log.error("recovery at worker start failed; the periodic sweep will retry", exc_info=True)
         await app.run_worker_async(name=name, concurrency=2, **options)

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
     run_timeout_seconds: int = Field(default=15 * 60, gt=0)
     stalled_job_seconds: float = Field(default=60, gt=0)
+    #: A sync run still running after this long is failed by the sweep; per integration type
+    #: overrides in `sync_timeouts` (JSON, e.g. {"xledger": 7200}).
+    sync_timeout_seconds: int = Field(default=3600, gt=0)
+    sync_timeouts: dict[str, int] = Field(default_factory=dict)
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     demo_data: bool = True

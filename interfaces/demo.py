@@ -106,9 +106,10 @@ def load_demo(services: Services) -> bool:
     return True
 
 
-def print_welcome(services: Services, host: str, port: int) -> None:
+def print_welcome(services: Services, host: str, port: int, loaded: bool) -> None:
     base = f"http://{host}:{port}"
-    lines = ["", "export-service is starting with demo data.", f"  API docs: {base}/docs", ""]
+    state = "Loaded demo data" if loaded else "Demo data was loaded on an earlier start"
+    lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs", ""]
     for org in ORGS:
         lines.append(f"{org.name} ({org.short}), org_id {org.org_id}:")
         for role in Role:

@@ -47,6 +47,7 @@ def sweep(services: Services) -> None:
             log.warning("export run %s timed out and was failed", run_id)
     maintenance.requeue_orphaned_pending()
     bufdir_maintenance.sweep(services)
+    services.sync.sweep()
     services.idempotency.purge(services.settings.idempotency_ttl_hours)
 
 
@@ -57,8 +58,10 @@ def task_handlers(services: Services) -> TaskHandlers:
         extra={
             **services.extras.get("tasks", {}),
             **bufdir_maintenance.bufdir_tasks(services.bufdir_exports),
+            **services.sync.tasks(),
         },
         stalled_after_seconds=services.settings.stalled_job_seconds,
+        periodic=services.sync.periodic(),
     )
 
 

@@ -18,7 +18,8 @@ from psycopg import sql
 
 from infrastructure.database import with_dbname
 
-TEMPLATE = "export_service_test_template"
+# One template per xdist worker: workers may share one server (TEST_DATABASE_URL).
+TEMPLATE = "es_test_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ categories to accounts and balancing with Decimal arithmetic happen once, here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -69,15 +69,33 @@ def amount_of(claim: Mapping[str, Any]) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP) + Decimal("0.00")
 
 
-def check(claims: Sequence[Mapping[str, Any]], settings: Any) -> ExportSettings:
-    """Refuse the run before a single byte is written; the whole file or nothing."""
+def reiterable(claims: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    """Claims that can be read twice (validation pass, then writing): a list or a re-iterable
+    stream (the run's TakenClaims) as it is; a one-shot iterator is read into a list."""
+    return list(claims) if iter(claims) is claims else claims
+
+
+def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
+    """Refuse the run before a single byte is written; the whole file or nothing.
+
+    One streaming pass over the claims: only the distinct categories and currencies are kept."""
     try:
         valid = as_settings(settings)
     except InvalidAccountingSettings as invalid:
         raise ExportRefused(
             "unmapped_category", f"accounting settings are invalid: {invalid}"
         ) from None
-    categories = {str(c.get("category")) for c in claims}
+    categories: set[str] = set()
+    currencies: set[str] = set()
+    bad_amount: ExportRefused | None = None
+    for claim in claims:
+        categories.add(str(claim.get("category")))
+        currencies.add(str(claim.get("currency", "")).upper())
+        if bad_amount is None:
+            try:
+                amount_of(claim)
+            except ExportRefused as refused:
+                bad_amount = refused
     if valid is None:
         names = ", ".join(sorted(categories)) or "none"
         raise ExportRefused(
@@ -89,14 +107,14 @@ def check(claims: Sequence[Mapping[str, Any]], settings: Any) -> ExportSettings:
         raise ExportRefused(
             "unmapped_category", f"categories without a mapped account: {', '.join(unmapped)}"
         )
-    foreign = sorted({str(c.get("currency", "")).upper() for c in claims} - {BASE_CURRENCY})
+    foreign = sorted(currencies - {BASE_CURRENCY})
     if foreign:
         raise ExportRefused(
             "unsupported_currency",
             f"only {BASE_CURRENCY} claims can be exported; found {', '.join(foreign)}",
         )
-    for claim in claims:
-        amount_of(claim)
+    if bad_amount is not None:
+        raise bad_amount
     return valid
 
 
@@ -110,7 +128,7 @@ def to_date(value: Any) -> date:
 
 
 def _groups(
-    claims: Sequence[Mapping[str, Any]], grouping: str
+    claims: Iterable[Mapping[str, Any]], grouping: str
 ) -> Iterator[list[Mapping[str, Any]]]:
     if grouping == "per_claimant":
         by_claimant: dict[str, list[Mapping[str, Any]]] = {}
@@ -123,7 +141,7 @@ def _groups(
             yield [claim]
 
 
-def vouchers(claims: Sequence[Mapping[str, Any]], settings: ExportSettings) -> Iterator[Voucher]:
+def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[Voucher]:
     """Balanced vouchers, one at a time: expense lines, then one counter line of minus their sum."""
     for number, group in enumerate(_groups(claims, settings.voucher_grouping), start=1):
         lines: list[Line] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -26,6 +26,7 @@ from infrastructure.exporters._common import (
     as_settings,
     check,
     money,
+    reiterable,
     to_date,
     vouchers,
 )
@@ -80,7 +81,7 @@ class DynamicsExporter:
         self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> Iterator[bytes]:
         """Validate everything first (ExportRefused), then stream the file."""
-        claims = list(claims)
+        claims = reiterable(claims)
         valid = check(claims, settings)
         rows = _rows(run, claims, valid)
         return _xlsx(rows) if valid.file_format == "xlsx" else _csv(rows)
@@ -97,7 +98,7 @@ def _is_xlsx(settings: Any) -> bool:
 Row = tuple[str, int, str, str, date, str, str, Decimal, str, str, str]
 
 
-def _rows(run: Any, claims: list[dict[str, Any]], settings: ExportSettings) -> Iterator[list[Row]]:
+def _rows(run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[list[Row]]:
     """Typed rows, one list per document; the writers only decide how to encode them."""
     posting_date = to_date(run.period_end)
     line_number = 0

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from infrastructure.exporters._common import Line, check, money, to_date, vouchers
+from infrastructure.exporters._common import Line, check, money, reiterable, to_date, vouchers
 
 IMP_SYSTEM = "EXPENSES"  # names the sending system in Xledger's import log
 
@@ -52,11 +52,11 @@ class XledgerExporter:
         self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> Iterator[bytes]:
         """Validate everything first (ExportRefused), then yield the header and each voucher."""
-        claims = list(claims)
+        claims = reiterable(claims)
         valid = check(claims, settings)
         return self._write(run, claims, valid)
 
-    def _write(self, run: Any, claims: list[dict[str, Any]], settings: Any) -> Iterator[bytes]:
+    def _write(self, run: Any, claims: Iterable[Mapping[str, Any]], settings: Any) -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
         writer.writerow(COLUMNS)

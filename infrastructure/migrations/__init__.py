@@ -51,7 +51,9 @@ def pending(conn: psycopg.Connection) -> list[tuple[int, str, str]]:
 
 def migrate(url: str) -> list[str]:
     """Apply what is missing; returns the names applied (empty when up to date)."""
+    from infrastructure.database import eventsourcing_env
     from infrastructure.event_store import create_event_tables
+    from infrastructure.projections.runner import create_tracking_tables
 
     done: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
@@ -68,6 +70,7 @@ def migrate(url: str) -> list[str]:
                 log.info("applied migration %s", name)
                 done.append(name)
             create_event_tables(url)
+            create_tracking_tables(eventsourcing_env(url, 1))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
     return done

@@ -21,18 +21,30 @@ PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
     "export_runs": (ExportRunsProjection, ExportRunsView),
     "audit_chain": __import__("infrastructure.projections.audit_chain", fromlist=["_"]).REGISTRATION,
     "bufdir_audit_log": __import__("infrastructure.projections.bufdir_audit_log", fromlist=["_"]).REGISTRATION,
+    "sync_run_log": __import__("infrastructure.projections.sync_run_log", fromlist=["_"]).REGISTRATION,
 }
 
 
 def projection_env(env: dict[str, str]) -> dict[str, str]:
-    return {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "yes"}
+    """Small pools; tables are created by `migrate`, never concurrently by runners."""
+    return {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "no"}
 
 
-def open_view(name: str, env: dict[str, str]) -> TrackedView:
+def create_tracking_tables(env: dict[str, str]) -> None:
+    """Run once by `migrate` (under its lock): each view's tracking table, idempotently."""
+    for name in PROJECTIONS:
+        view = open_view(name, {**env, "CREATE_TABLE": "yes"}, create=True)
+        view.datastore.close()
+
+
+def open_view(name: str, env: dict[str, str], create: bool = False) -> TrackedView:
     from eventsourcing.persistence import InfrastructureFactory
 
     projection_class, view_class = PROJECTIONS[name]
-    factory_env = ProjectionRunner._construct_env(name=projection_class.name, env=projection_env(env))
+    view_env = projection_env(env)
+    if create:
+        view_env["CREATE_TABLE"] = "yes"
+    factory_env = ProjectionRunner._construct_env(name=projection_class.name, env=view_env)
     return InfrastructureFactory.construct(env=factory_env).tracking_recorder(view_class)  # type: ignore[return-value]
 
 
@@ -77,7 +89,7 @@ class ProjectionSupervisor:
                     while not self.stopping.is_set():
                         runner.run_forever(timeout=0.5)
             except Exception:
-                log.exception("projection %s stopped; restarting in 2 s", name)
+                log.error("projection %s stopped; restarting in 2 s", name, exc_info=True)
                 self.stopping.wait(2)
             finally:
                 self.runners.pop(name, None)

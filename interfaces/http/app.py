@@ -18,10 +18,12 @@ from interfaces.http.metrics import LATENCY, REQUESTS
 from interfaces.http.routers import (
     accounting_settings,
     activities,
+    audit,
     bufdir,
     claims,
     export_runs,
     files,
+    history,
     ops,
 )
 
@@ -62,7 +64,8 @@ def create_app(
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     errors.install(app)
-    for module in (ops, claims, accounting_settings, export_runs, files, activities, bufdir):
+    for module in (ops, claims, accounting_settings, audit, export_runs, files, activities, bufdir,
+                   history):
         app.include_router(module.router)
     for extra in services.extras.get("routers", []):
         app.include_router(extra)

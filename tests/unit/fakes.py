@@ -60,11 +60,11 @@ class FakeEventStore:
                     if org == e.org_id and start <= e.period_end and e.period_start <= end:
                         raise PeriodTaken(run_id)
                 periods[e.originator_id] = (e.org_id, e.period_start, e.period_end)
-            if isinstance(e, ExportRun.Started):  # type: ignore[attr-defined]
-                for c in e.claims:
-                    if UUID(c["claim_id"]) in reserved:
+            if isinstance(e, ExportRun.ClaimsTaken):  # type: ignore[attr-defined]
+                for claim_id in e.claims["claim_id"]:
+                    if UUID(claim_id) in reserved:
                         raise ClaimsTaken()
-                    reserved[UUID(c["claim_id"])] = e.originator_id
+                    reserved[UUID(claim_id)] = e.originator_id
             if isinstance(e, ExportRun.Failed):  # type: ignore[attr-defined]
                 periods.pop(e.originator_id, None)
                 reserved = {k: v for k, v in reserved.items() if v != e.originator_id}
@@ -76,6 +76,9 @@ class FakeEventStore:
         if response:
             self.responses.append(response)
         return sum(len(v) for v in self.events.values())
+
+    def stream(self, aggregate_id: UUID) -> Iterator[Any]:
+        yield from self.events[aggregate_id]
 
     def history(self, aggregate_id: UUID) -> list[RecordedEvent]:
         return [

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, ValidationInfo, field_validator
 
 from application.ports import NotFound
 from domain.bufdir_config import BufdirConfigDocument
@@ -164,11 +164,18 @@ def get_bufdir_export(
     services: ServicesDep,
     _: Annotated[Any, require(READERS)],
     version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: AwareDatetime | None = None,
 ) -> BufdirExportOut:
-    """The export as its events say, now or after event `version`."""
-    if version is None:
-        export = services.bufdir_exports.get(org_id, export_id)
-    else:
+    """The export as its events say, now, after event `version`, or as it was at `as_of`."""
+    export = services.bufdir_exports.get(org_id, export_id)
+    if as_of is not None:
+        seen = [e.version for e in services.store.history(export_id) if e.timestamp <= as_of]
+        if not seen:
+            raise NotFound(export_id)  # it did not exist yet
+        version = max(seen) if version is None else min(version, max(seen))
+    if version is not None and version != export.version:
+        if version > export.version:
+            raise NotFound(export_id)
         export = services.store.get(export_id, version=version)
         if not isinstance(export, BufdirExport) or export.org_id != org_id:
             raise NotFound(export_id)

@@ -1,0 +1,207 @@
+"""Use cases of sync runs: start one, end it, read it, fail stuck ones, archive the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound, RecordedEvent
+from domain.shared import Actor
+from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
+from domain.sync_schedule import SyncLogArchive, archive_id
+
+log = logging.getLogger(__name__)
+
+SYSTEM_SUB = "system:sync"
+ARCHIVE_AFTER = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class SyncRunView:
+    run_id: UUID
+    org_id: UUID
+    integration_type: str
+    status: str
+    triggered_by: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    records_processed: int
+    records_failed: int
+    error_message: str | None
+    duration_seconds: float | None
+    scheduled_for: datetime | None
+    drift_seconds: float | None
+    drift_flagged: bool
+    export_run_id: UUID | None
+    version: int
+
+    @classmethod
+    def of(cls, run: SyncRun) -> SyncRunView:
+        return cls(
+            run_id=run.id,
+            org_id=run.org_id,
+            integration_type=run.integration_type,
+            status=run.status.value,
+            triggered_by=run.triggered_by.value,
+            started_at=run.started_at or run.created_on,
+            ended_at=run.ended_at,
+            records_processed=run.records_processed,
+            records_failed=run.records_failed,
+            error_message=run.error_message,
+            duration_seconds=run.duration_seconds,
+            scheduled_for=run.scheduled_for,
+            drift_seconds=run.drift_seconds,
+            drift_flagged=run.drift_flagged,
+            export_run_id=run.export_run_id,
+            version=run.version,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SyncRunLog(Protocol):
+    """The sync_run_log read model."""
+
+    def latest(self, org_id: UUID) -> list[dict[str, Any]]: ...
+
+    def history(
+        self, org_id: UUID, integration_type: str | None, limit: int, include_archived: bool
+    ) -> list[dict[str, Any]]: ...
+
+    def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]: ...
+
+
+class SyncRuns:
+    """Sync runs as the API, the scheduler and the sweeper use them."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        log_view: SyncRunLog,
+        clock: Clock,
+        timeout_of: Callable[[str], timedelta] = lambda _type: timedelta(hours=1),
+    ) -> None:
+        self.store = store
+        self.log_view = log_view
+        self.clock = clock
+        self.timeout_of = timeout_of
+
+    def start(
+        self,
+        org_id: UUID,
+        integration_type: str,
+        triggered_by: str,
+        actor: Actor,
+        scheduled_for: datetime | None = None,
+        jobs: Callable[[SyncRun], list[Job]] | None = None,
+    ) -> SyncRun:
+        """Record a running run; SyncAlreadyRunning (guard) or ScheduledSyncTaken (its key)."""
+        run = SyncRun.start_new(org_id, integration_type, triggered_by, actor, scheduled_for)
+        self.store.save(run, jobs=jobs(run) if jobs else ())
+        return run
+
+    def finish(
+        self,
+        org_id: UUID,
+        run_id: UUID,
+        status: str,
+        records_processed: int,
+        records_failed: int,
+        error_message: str | None,
+        actor: Actor,
+    ) -> SyncRunView:
+        """End a running run once; a concurrent end makes this one a TransitionNotAllowed."""
+        for _attempt in range(3):
+            run = self.get(org_id, run_id)
+            run.finish(status, records_processed, records_failed, error_message, actor)
+            try:
+                self.store.save(run)
+            except ConcurrentChange:
+                continue  # read again: the run has ended (refused) or changed in between
+            return SyncRunView.of(run)
+        raise ConcurrentChange()
+
+    def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> SyncRun:
+        run = self.store.get(run_id, version=version)
+        if not isinstance(run, SyncRun) or run.org_id != org_id:
+            raise NotFound(run_id)
+        return run
+
+    def view(
+        self, org_id: UUID, run_id: UUID, version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> SyncRunView:
+        """The run now, after event `version`, or as it stood at `as_of` (from its events)."""
+        latest = self.get(org_id, run_id)
+        if as_of is not None:
+            seen = [e.version for e in self.store.history(run_id) if e.timestamp <= as_of]
+            if not seen:
+                raise NotFound(run_id)
+            version = max(seen) if version is None else min(version, max(seen))
+        if version is None or version == latest.version:
+            return SyncRunView.of(latest)
+        if version > latest.version:
+            raise NotFound(run_id)
+        return SyncRunView.of(self.get(org_id, run_id, version))
+
+    def events(self, org_id: UUID, run_id: UUID) -> list[RecordedEvent]:
+        self.get(org_id, run_id)
+        return self.store.history(run_id)
+
+    def latest(self, org_id: UUID) -> list[dict[str, Any]]:
+        return self.log_view.latest(org_id)
+
+    def history(
+        self, org_id: UUID, integration_type: str | None, limit: int,
+        include_archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        if integration_type is not None:
+            validate_integration_type(integration_type)
+        return self.log_view.history(org_id, integration_type, limit, include_archived)
+
+    def fail_if_stuck(self, run_id: UUID) -> bool:
+        """Fail a run still running past its integration's timeout; its guard row goes too."""
+        for _attempt in range(3):
+            try:
+                run = self.store.get(run_id)
+            except NotFound:
+                return False
+            if not isinstance(run, SyncRun) or run.status is not SyncRunStatus.RUNNING:
+                return False
+            limit = self.timeout_of(run.integration_type)
+            if run.started_at is None or self.clock.now() - run.started_at < limit:
+                return False
+            message = (
+                f"Sync timed out: still running after {int(limit.total_seconds())} seconds, "
+                f"the limit for '{run.integration_type}'; failed by the sweeper. Start it again."
+            )
+            actor = Actor(SYSTEM_SUB, run.org_id, f"sweep:{run_id}")
+            run.fail(run.records_processed, run.records_failed, message, actor)
+            try:
+                self.store.save(run)
+            except ConcurrentChange:
+                continue
+            return True
+        return False
+
+    def archive(self, now: datetime | None = None) -> list[UUID]:
+        """Record each organisation's new cut-off (now - 90 days); the projection moves rows."""
+        cutoff = (now or self.clock.now()) - ARCHIVE_AFTER
+        advanced = []
+        for org_id in self.log_view.orgs_with_runs_before(cutoff):
+            try:
+                book = self.store.get(archive_id(org_id))
+            except NotFound:
+                book = SyncLogArchive.create(org_id, Actor(SYSTEM_SUB, org_id, "archive"))
+            if book.advance(cutoff, Actor(SYSTEM_SUB, org_id, "archive")):
+                try:
+                    self.store.save(book)
+                except ConcurrentChange:
+                    continue  # another worker's daily job recorded it
+                advanced.append(org_id)
+        return advanced

@@ -1,0 +1,183 @@
+"""Benchmark: accounting export of 500 and 100 000 claims, trigger → completed file, through the
+real HTTP API (POST and GET, FastAPI TestClient) and a real worker process (`export-service
+worker`, LISTEN/NOTIFY), against a raw `COPY (SELECT ...) TO STDOUT` of the same claims as floor.
+
+    python benchmarks/export_pipeline.py            # embedded PostgreSQL in a temp dir
+    DATABASE_URL=postgresql://... python benchmarks/export_pipeline.py
+    python benchmarks/export_pipeline.py --sizes 500 --runs 9
+
+Targets: 500 claims under 0.5 s (median), 100 000 claims under 20 s, worker peak RSS under
+250 MB. Peak RSS is the worker process's VmHWM, reset before each size (/proc/PID/clear_refs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from application.ports import ClaimRecord  # noqa: E402
+from bootstrap import Services, bootstrap  # noqa: E402
+from domain.shared import Actor  # noqa: E402
+from infrastructure.database import ensure_database, start_embedded  # noqa: E402
+from infrastructure.migrations import migrate  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from interfaces.demo import ORGS, demo_settings  # noqa: E402
+from interfaces.http.auth import Role, mint  # noqa: E402
+from interfaces.server import build_app  # noqa: E402
+
+SECRET = "bench-" + "s" * 48
+START, END = date(2025, 1, 1), date(2025, 1, 31)
+CATEGORIES = ["reise", "kjoregodtgjorelse", "bevertning", "materiell", "parkering"]
+TARGETS = {500: 0.5, 100_000: 20.0}
+RSS_LIMIT_MB = 250.0
+COPY_SQL = (
+    "COPY (SELECT id, claimant_id, expense_date, approved_at, category, amount, currency, "
+    "description FROM claims WHERE org_id = {org} AND (approved_at AT TIME ZONE 'Europe/Oslo')"
+    "::date BETWEEN '2025-01-01' AND '2025-01-31' ORDER BY approved_at, id) TO STDOUT"
+)
+
+
+def seed(services: Services, org_id: UUID, count: int) -> None:
+    services.accounting_settings.configure(org_id, demo_settings(ORGS[0]), Actor("bench", org_id, "b"))
+    rng = random.Random(count)
+    first = datetime(2025, 1, 1, 8, tzinfo=UTC)
+    batch: list[ClaimRecord] = []
+    for i in range(count):
+        batch.append(ClaimRecord(
+            id=uuid.uuid4(), claimant_id=f"frivillig-{rng.randint(1, 400)}",
+            expense_date=date(2025, 1, 1) + timedelta(days=rng.randint(0, 29)),
+            approved_at=first + timedelta(seconds=rng.randint(0, 29 * 86400)),
+            category=rng.choice(CATEGORIES), amount=f"{rng.randint(10, 5000)}.{rng.randint(0, 99):02d}",
+            currency="NOK", description=f"Tog Oslo–Bergen; retur, utlegg nr {i}",
+        ))
+        if len(batch) == 5000:
+            services.claims.upsert(org_id, batch)
+            batch = []
+    services.claims.upsert(org_id, batch)
+
+
+def start_worker(db_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "EXPORT_SERVICE_DATA_DIR": str(data_dir),
+        "EXPORT_SERVICE_JWT_SECRET": SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from interfaces.cli import main; main()", "worker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "worker.log").open("ab"),
+    )
+
+
+def rss_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak(pid: int) -> None:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass  # older kernels: the peak then covers the whole process life
+
+
+def export_once(client: TestClient, org_id: UUID, count: int, poll: float) -> float:
+    headers = {"Authorization": f"Bearer {mint(SECRET, 'bench', org_id, Role.COORDINATOR)}"}
+    url = f"/v1/orgs/{org_id}/export-runs"
+    started = time.perf_counter()
+    r = client.post(url, json={"period_start": str(START), "period_end": str(END),
+                               "target": "xledger"}, headers=headers)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    while True:
+        run: dict[str, Any] = client.get(f"{url}/{run_id}", headers=headers).json()
+        if run["status"] in ("completed", "failed"):
+            break
+        if time.perf_counter() - started > 300:
+            raise TimeoutError(run)
+        time.sleep(poll)
+    elapsed = time.perf_counter() - started
+    assert run["status"] == "completed" and run["record_count"] == count, run
+    return elapsed
+
+
+def copy_once(url: str, org_id: UUID) -> float:
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        query = psycopg.sql.SQL(COPY_SQL).format(org=psycopg.sql.Literal(str(org_id)))
+        with cur.copy(query) as copy:
+            for _block in copy:
+                pass
+    return time.perf_counter() - started
+
+
+def wait_ready(worker: subprocess.Popen[bytes], data_dir: Path) -> None:
+    time.sleep(1.0)  # imports, migrations check, LISTEN
+    if worker.poll() is not None:
+        raise RuntimeError((data_dir / "worker.log").read_text()[-3000:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[500, 100_000])
+    parser.add_argument("--runs", type=int, default=7, help="runs of the small size")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
+        data_dir = Path(tmp)
+        admin = os.environ.get("DATABASE_URL") or start_embedded(data_dir)
+        url = ensure_database(admin, f"export_bench_{uuid.uuid4().hex[:8]}")
+        migrate(url)
+        settings = Settings(data_dir=data_dir, jwt_secret=SecretStr(SECRET), demo_data=False)
+        services = bootstrap(settings, database_url=url)
+        worker = start_worker(url, data_dir)
+        try:
+            wait_ready(worker, data_dir)
+            with TestClient(build_app(services, background=False)) as client:
+                for count in args.sizes:
+                    runs = args.runs if count <= 5000 else 1
+                    orgs = [uuid.uuid4() for _ in range(runs)]
+                    for org_id in orgs:  # each run its own organisation: claims export once
+                        seed(services, org_id, count)
+                    reset_peak(worker.pid)
+                    poll = 0.005 if count <= 5000 else 0.1
+                    times = [export_once(client, org_id, count, poll) for org_id in orgs]
+                    floors = [copy_once(url, org_id) for org_id in orgs]
+                    rows.append((count, runs, statistics.median(times), statistics.median(floors),
+                                 rss_mb(worker.pid, "VmHWM")))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            services.close()
+    print(f"{'claims':>7} {'runs':>4} {'export s':>9} {'COPY s':>8} {'ratio':>7} "
+          f"{'target s':>8} {'worker peak RSS MB':>18}  ok")
+    for count, runs, median, floor, rss in rows:
+        target = TARGETS.get(count, float("inf"))
+        ok = median < target and rss < RSS_LIMIT_MB
+        print(f"{count:>7} {runs:>4} {median:>9.3f} {floor:>8.3f} {median / floor:>7.1f} "
+              f"{target:>8.1f} {rss:>18.1f}  {'yes' if ok else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

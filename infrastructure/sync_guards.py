@@ -1,0 +1,160 @@
+"""Guard rows of sync runs and the schedules table, derived from events (see guards.py).
+
+- A run's creation inserts its `running_syncs` row (running when `Started`, not yet when
+  `Queued`); `StartedFromQueue` sets it running; the end event deletes it. The partial unique
+  index `running_syncs_one_per_integration` refuses a second running sync.
+- A scheduled run's creation inserts its idempotency key into `scheduled_sync_starts` *first*,
+  so a repeated or concurrent tick fails on the key (the same scheduled sync) before the guard.
+- SyncSchedule events keep `sync_schedules` current in the same transaction.
+
+After a refusal `refusal()` names the run that holds the guard or the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.ports import ScheduledSyncTaken, SyncAlreadyRunning
+from domain.schedules import idempotency_key
+from domain.sync_run import SyncRun
+from domain.sync_schedule import SyncSchedule
+
+Statement = tuple[str, dict[str, Any]]
+
+
+def _scheduled_key(e: Any) -> list[Statement]:
+    if e.scheduled_for is None:
+        return []
+    return [
+        (
+            "INSERT INTO scheduled_sync_starts (key, run_id, org_id, integration_type, "
+            "scheduled_for) VALUES (%(key)s, %(run_id)s, %(org_id)s, %(type)s, %(at)s)",
+            {
+                "key": idempotency_key(e.org_id, e.integration_type, e.scheduled_for),
+                "run_id": e.originator_id,
+                "org_id": e.org_id,
+                "type": e.integration_type,
+                "at": e.scheduled_for,
+            },
+        )
+    ]
+
+
+def _guard_row(e: Any, running: bool) -> Statement:
+    return (
+        "INSERT INTO running_syncs (run_id, org_id, integration_type, started_at, running) "
+        "VALUES (%(run_id)s, %(org_id)s, %(type)s, %(at)s, %(running)s)",
+        {
+            "run_id": e.originator_id,
+            "org_id": e.org_id,
+            "type": e.integration_type,
+            "at": e.timestamp if running else None,
+            "running": running,
+        },
+    )
+
+
+def _started(e: Any) -> Sequence[Statement]:
+    return [*_scheduled_key(e), _guard_row(e, running=True)]
+
+
+def _queued(e: Any) -> Sequence[Statement]:
+    return [*_scheduled_key(e), _guard_row(e, running=False)]
+
+
+def _started_from_queue(e: Any) -> Sequence[Statement]:
+    return [
+        (
+            "UPDATE running_syncs SET running = true, started_at = %(at)s WHERE run_id = %(run_id)s",
+            {"run_id": e.originator_id, "at": e.timestamp},
+        )
+    ]
+
+
+def _linked(e: Any) -> Sequence[Statement]:
+    return [
+        (
+            "UPDATE running_syncs SET export_run_id = %(export)s WHERE run_id = %(run_id)s",
+            {"run_id": e.originator_id, "export": e.export_run_id},
+        )
+    ]
+
+
+def _ended(e: Any) -> Sequence[Statement]:
+    return [("DELETE FROM running_syncs WHERE run_id = %(run_id)s", {"run_id": e.originator_id})]
+
+
+def _configured(e: Any) -> Sequence[Statement]:
+    return [
+        (
+            "INSERT INTO sync_schedules (org_id, integration_type, schedule_id, cron, timezone, "
+            "period, configured_at, version) VALUES (%(org_id)s, %(type)s, %(id)s, %(cron)s, "
+            "%(tz)s, %(period)s, %(at)s, %(version)s) ON CONFLICT (org_id, integration_type) DO "
+            "UPDATE SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, "
+            "period = EXCLUDED.period, configured_at = EXCLUDED.configured_at, "
+            "version = EXCLUDED.version",
+            {
+                "org_id": e.org_id, "type": e.integration_type, "id": e.originator_id,
+                "cron": e.cron, "tz": e.timezone, "period": e.period, "at": e.timestamp,
+                "version": e.originator_version,
+            },
+        )
+    ]
+
+
+def _removed(e: Any) -> Sequence[Statement]:
+    return [
+        (
+            "DELETE FROM sync_schedules WHERE org_id = %(org_id)s AND integration_type = %(type)s",
+            {"org_id": e.org_id, "type": e.integration_type},
+        )
+    ]
+
+
+SYNC_RULES: list[tuple[type, Any]] = [
+    (SyncRun.Started, _started),
+    (SyncRun.Queued, _queued),
+    (SyncRun.StartedFromQueue, _started_from_queue),  # type: ignore[attr-defined]
+    (SyncRun.ExportRunLinked, _linked),  # type: ignore[attr-defined]
+    (SyncRun.Completed, _ended),
+    (SyncRun.Failed, _ended),
+    (SyncRun.Cancelled, _ended),
+    (SyncSchedule.Configured, _configured),  # type: ignore[attr-defined]
+    (SyncSchedule.Removed, _removed),  # type: ignore[attr-defined]
+]
+
+
+def refusal(app: Any, error: IntegrityError, aggregates: Sequence[Any]) -> Exception | None:
+    """The sync refusal `error` stands for, naming the run that holds the guard; else None."""
+    cause = error.__cause__
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    runs = [a for a in aggregates if isinstance(a, SyncRun)]
+    if not runs:
+        return None
+    run = runs[0]
+    if constraint.startswith("scheduled_sync_starts"):
+        key = idempotency_key(run.org_id, run.integration_type, run.scheduled_for)
+        return ScheduledSyncTaken(
+            _one(app, "SELECT run_id FROM scheduled_sync_starts WHERE key = %s", (key,))
+        )
+    if constraint.startswith("running_syncs"):
+        return SyncAlreadyRunning(
+            _one(
+                app,
+                "SELECT run_id FROM running_syncs WHERE org_id = %s AND integration_type = %s "
+                "AND running",
+                (run.org_id, run.integration_type),
+            )
+        )
+    return None
+
+
+def _one(app: Any, sql: str, params: tuple[Any, ...]) -> UUID | None:
+    with app.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(sql, params)
+        row = curs.fetchone()
+    return row["run_id"] if row else None
