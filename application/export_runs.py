@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,12 +21,14 @@ from application.ports import (
     Job,
     NotFound,
     PeriodTaken,
+    RecordedEvent,
 )
 from domain.export_run import (
     ExportRun,
     ExportRunStatus,
     ExportTarget,
     RunAlreadyExists,
+    claim_rows,
     taken_claims,
 )
 from domain.shared import Actor, Period
@@ -84,6 +86,18 @@ class TakenClaims:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return taken_claims(self.store.stream(self.run_id))
+
+
+def claims_in_history(history: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
+    """What an auditor reads: every claim a run took, with its amount, from the event log
+    (the ClaimsTaken events; a legacy Started event listed them itself)."""
+    out: list[dict[str, Any]] = []
+    for e in history:
+        if e.type == "ClaimsTaken":
+            out.extend(claim_rows(e.data["claims"]))
+        elif e.type == "Started":
+            out.extend(e.data.get("claims") or [])
+    return out
 
 
 class ExportRuns:

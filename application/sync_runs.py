@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound, RecordedEvent
+from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound
 from domain.shared import Actor
 from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
 from domain.sync_schedule import SyncLogArchive, archive_id
@@ -148,10 +148,6 @@ class SyncRuns:
         if version > latest.version:
             raise NotFound(run_id)
         return SyncRunView.of(self.get(org_id, run_id, version))
-
-    def events(self, org_id: UUID, run_id: UUID) -> list[RecordedEvent]:
-        self.get(org_id, run_id)
-        return self.store.history(run_id)
 
     def latest(self, org_id: UUID) -> list[dict[str, Any]]:
         return self.log_view.latest(org_id)

@@ -116,7 +116,7 @@ class SyncSchedules:
                     if result is not None:
                         started.append(result)
             except Exception as error:  # one broken schedule must not stop the others
-                log.error(  # noqa: TRY400 - the kind only: the text may hold SQL or secrets
+                log.error(  # the kind only: its text may hold SQL
                     "scheduled sync of %s failed to start: %s",
                     row.integration_type, type(error).__name__,
                 )

@@ -53,7 +53,7 @@ class SyncSchedule(Aggregate):
     @classmethod
     def create(cls, org_id: UUID, integration_type: str, actor: Actor) -> SyncSchedule:
         return cls._create(
-            cls.Created,  # type: ignore[attr-defined]
+            cls.Created,
             id=schedule_id(org_id, integration_type),
             org_id=org_id,
             integration_type=validate_integration_type(integration_type),
@@ -114,7 +114,7 @@ class SyncLogArchive(Aggregate):
     @classmethod
     def create(cls, org_id: UUID, actor: Actor) -> SyncLogArchive:
         return cls._create(
-            cls.Created,  # type: ignore[attr-defined]
+            cls.Created,
             id=archive_id(org_id), org_id=org_id, actor=actor.as_event_data(),
         )
 

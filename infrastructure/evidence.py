@@ -19,6 +19,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
+from application.export_runs import claims_in_history
 from application.ports import NotFound
 from domain.export_run import ExportRun
 from infrastructure.audit import head
@@ -45,7 +46,7 @@ Files
   events_stored.jsonl the same events exactly as stored in PostgreSQL (table {table}), one JSON
                       object per line; "state" is the stored bytes as UTF-8 text
   {file_name:<19} the exported file; file.sha256 holds its sha256 (hex)
-  claims.json         the claims the run took (from its Started event)
+  claims.json         the claims the run took, with their amounts (from its ClaimsTaken events)
   chain.json          the audit chain link of each of these events, the link before it
                       ("prev_link"), and the organisation's head hash and event count when the
                       bundle was built
@@ -132,7 +133,7 @@ def build_evidence_zip(
         raise NotFound(run_id)
     events = store.history(run_id)
     by_type = {e.type: e for e in events}
-    started, completed = by_type.get("Started"), by_type.get("Completed")
+    completed = by_type.get("Completed")
     file_info: dict[str, Any] | None = completed.data.get("file") if completed else None
 
     buffer = io.BytesIO()
@@ -143,7 +144,7 @@ def build_evidence_zip(
             "events_stored.jsonl",
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"),
         )
-        zf.writestr("claims.json", _dump(started.data.get("claims", []) if started else []))
+        zf.writestr("claims.json", _dump(claims_in_history(events)))
         file_name = "(no file)"
         if file_info is not None:
             file_name = "file/" + str(file_info["path"]).rsplit("/", 1)[-1]

@@ -136,7 +136,7 @@ def refusal(app: Any, error: IntegrityError, aggregates: Sequence[Any]) -> Excep
     if not runs:
         return None
     run = runs[0]
-    if constraint.startswith("scheduled_sync_starts"):
+    if constraint.startswith("scheduled_sync_starts") and run.scheduled_for is not None:
         key = idempotency_key(run.org_id, run.integration_type, run.scheduled_for)
         return ScheduledSyncTaken(
             _one(app, "SELECT run_id FROM scheduled_sync_starts WHERE key = %s", (key,))

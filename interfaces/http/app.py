@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.routing import Match
 
 from bootstrap import Services
@@ -25,6 +24,8 @@ from interfaces.http.routers import (
     files,
     history,
     ops,
+    sync_runs,
+    sync_schedules,
 )
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -59,18 +60,17 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        max_body_size=services.settings.max_body_bytes,  # 413, declared or streamed
     )
     app.state.services = services
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     errors.install(app)
     for module in (ops, claims, accounting_settings, audit, export_runs, files, activities, bufdir,
-                   history):
+                   history, sync_runs, sync_schedules):
         app.include_router(module.router)
     for extra in services.extras.get("routers", []):
         app.include_router(extra)
-
-    limit = services.settings.max_body_bytes
 
     @app.middleware("http")
     async def request_context(
@@ -78,20 +78,13 @@ def create_app(
     ) -> Response:
         given = request.headers.get("x-request-id", "")
         request.state.correlation_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            response: Response = JSONResponse(
-                {"detail": f"request body larger than {limit} bytes"}, status_code=413
-            )
-        else:
-            started = time.perf_counter()
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # the last line of defence: no traceback leaves the process
-                response = await errors.unexpected(request, exc)
-            LATENCY.labels(route_template(request)).observe(time.perf_counter() - started)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # the last line of defence: no traceback leaves the process
+            response = await errors.unexpected(request, exc)
+        LATENCY.labels(route_template(request)).observe(time.perf_counter() - started)
         REQUESTS.labels(request.method, route_template(request), str(response.status_code)).inc()
         response.headers["X-Request-ID"] = request.state.correlation_id
         return response
-
     return app

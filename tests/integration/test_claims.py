@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from application.export_runs import claims_in_history
 from bootstrap import Services
 from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens, claim_json, drain_queue
@@ -95,7 +96,7 @@ def test_late_claims_go_into_the_next_run_marked_late(client: TestClient, servic
     assert run["record_count"] == 2
     assert reservations(services)[late["id"]] == february
     history = services.store.history(UUID(february))
-    taken = {c["claim_id"]: c["late"] for c in history[1].data["claims"]}
+    taken = {c["claim_id"]: c["late"] for c in claims_in_history(history)}
     assert taken == {late["id"]: True, **{k: False for k in taken if k != late["id"]}}
     assert get_run(client, org, january)["record_count"] == 1
 
@@ -119,11 +120,7 @@ def test_parallel_runs_over_overlapping_candidates_take_each_claim_once(
     with ThreadPoolExecutor(len(runs)) as pool:
         list(pool.map(execute, runs))
     taken = [
-        c["claim_id"]
-        for r in runs
-        for e in services.store.history(UUID(r))
-        if e.type == "Started"
-        for c in e.data["claims"]
+        c["claim_id"] for r in runs for c in claims_in_history(services.store.history(UUID(r)))
     ]
     assert len(taken) == len(set(taken)) == len(late)  # every late claim in exactly one run
     assert set(taken) == {c["id"] for c in late}

@@ -72,7 +72,7 @@ def test_evidence_bundle_recomputes_offline(
             "README.txt"} <= names
 
     events = json.loads(bundle.read("events.json"))
-    assert [e["type"] for e in events] == ["Requested", "Started", "Completed"]
+    assert [e["type"] for e in events] == ["Requested", "Started", "ClaimsTaken", "Completed"]
     assert events[0]["actor"]["org_id"] == str(org.org_id)
     completed = events[-1]["data"]["file"]
 
@@ -87,7 +87,7 @@ def test_evidence_bundle_recomputes_offline(
     chain = json.loads(bundle.read("chain.json"))
     links = {c["notification_id"]: c for c in chain["links"]}
     stored = [json.loads(line) for line in bundle.read("events_stored.jsonl").splitlines()]
-    assert [r["originator_version"] for r in stored] == [1, 2, 3]
+    assert [r["originator_version"] for r in stored] == [1, 2, 3, 4]
     for row in stored:
         entry = links[row["notification_id"]]
         recomputed = chain_link(
@@ -95,10 +95,10 @@ def test_evidence_bundle_recomputes_offline(
             row["originator_version"], row["topic"], row["state"].encode("utf-8"),
         )
         assert recomputed == entry["link"]
-    # The org's chain here is settings (1 event) + the run (3): the last link is the head.
+    # The org's chain here is settings (1 event) + the run (4): the last link is the head.
     assert chain["genesis"] == genesis(org.org_id)
-    assert [c["seq"] for c in chain["links"]] == [2, 3, 4]
-    assert chain["head"]["events"] == 4
+    assert [c["seq"] for c in chain["links"]] == [2, 3, 4, 5]
+    assert chain["head"]["events"] == 5
     assert chain["head"]["link"] == chain["links"][-1]["link"]
     with psycopg.connect(db_url) as conn:
         assert verify_chain(conn, org.org_id).head == chain["head"]["link"]

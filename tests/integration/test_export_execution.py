@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import psycopg
 from fastapi.testclient import TestClient
 
+from application.export_runs import claims_in_history
 from bootstrap import Services
 from interfaces.demo import demo_settings, ORGS
 from interfaces.http.auth import Role
@@ -68,8 +69,8 @@ def test_run_executes_on_the_worker_and_file_is_downloadable(
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[0][0] == "ImpSystem"
     # The event log alone tells which claims, with which amounts, went into the run.
-    started = [e for e in services.store.history(run_id_uuid(run_id)) if e.type == "Started"][0]
-    assert sorted((c["claim_id"], c["amount"]) for c in started.data["claims"]) == sorted(
+    taken = claims_in_history(services.store.history(run_id_uuid(run_id)))
+    assert sorted((c["claim_id"], c["amount"]) for c in taken) == sorted(
         (c["id"], c["amount"]) for c in inside
     )
 

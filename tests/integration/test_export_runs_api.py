@@ -186,3 +186,20 @@ def test_errors_carry_no_internals(client: TestClient, org: Tokens) -> None:
     assert "SELECT" not in response.text and "hunter2" not in response.text
     assert "Traceback" not in response.text
     assert response.json()["correlation_id"] == response.headers["X-Request-ID"]
+
+
+def test_oversized_bodies_are_413_declared_or_streamed(client: TestClient, org: Tokens) -> None:
+    limit = client.app.state.services.settings.max_body_bytes  # type: ignore[attr-defined]
+    h = {**org.header(), "Content-Type": "application/json"}
+    big = b'{"claims": [' + b" " * (limit + 10) + b"]}"
+    assert client.put(f"/v1/orgs/{org.org_id}/claims", content=big, headers=h).status_code == 413
+
+    def chunks() -> Any:
+        yield b'{"claims": ['
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+        yield b"]}"
+
+    streamed = client.put(f"/v1/orgs/{org.org_id}/claims", content=chunks(), headers=h)
+    assert streamed.status_code == 413
+    assert client.get(url(org), headers=org.header()).status_code == 200

@@ -41,20 +41,21 @@ def test_export_run_events_in_order_with_actor_and_correlation_id(
     r = events(client, org, "export-runs", completed)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [(e["version"], e["type"]) for e in body] == [
-        (1, "Requested"), (2, "Started"), (3, "Completed")
-    ]
+    assert [e["version"] for e in body] == list(range(1, len(body) + 1))
+    types = [e["type"] for e in body]
+    assert types[:2] == ["Requested", "Started"] and types[-1] == "Completed"
     assert_clean(body)
     assert body[0]["actor"] == "user-1" and body[1]["actor"] == "system:worker"
     assert body[0]["correlation_id"] and body[1]["correlation_id"] == f"run:{completed}"
     assert body[0]["data"]["period_start"] == "2025-01-01"
     assert body[0]["data"]["requested_via"] == "api"
-    assert len(body[1]["data"]["claims"]) == 2 and body[2]["data"]["record_count"] == 2
+    assert body[1]["data"]["record_count"] == 2 and body[-1]["data"]["record_count"] == 2
     stamps = [datetime.fromisoformat(e["timestamp"]) for e in body]
     assert stamps == sorted(stamps)
 
     failed_body = events(client, org, "export-runs", failed).json()
-    assert [e["type"] for e in failed_body] == ["Requested", "Started", "Failed"]
+    assert [e["type"] for e in failed_body][:2] == ["Requested", "Started"]
+    assert failed_body[-1]["type"] == "Failed"
     assert failed_body[-1]["data"]["code"] == "unmapped_category"
     assert_clean(failed_body)
 
@@ -154,7 +155,7 @@ def test_export_run_version_and_as_of(client: TestClient, services: Services, or
     h = org.header(Role.ANALYST)
     assert client.get(url, params={"version": 1}, headers=h).json()["status"] == "pending"
     assert client.get(url, params={"version": 2}, headers=h).json()["status"] == "running"
-    assert client.get(url, params={"version": 4}, headers=h).status_code == 404
+    assert client.get(url, params={"version": len(body) + 1}, headers=h).status_code == 404
     created = datetime.fromisoformat(body[0]["timestamp"])
     before = (created - timedelta(microseconds=1)).isoformat()
     assert client.get(url, params={"as_of": before}, headers=h).status_code == 404

@@ -183,6 +183,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 @router.put("/{activity_id}/attachments/{name}", response_model=AttachmentOut, status_code=201,
+            max_body_size=ATTACHMENT_LIMIT + 1,
             openapi_extra={"requestBody": {"content": {"application/octet-stream": {}},
                                            "required": True}})
 async def upload_attachment(
