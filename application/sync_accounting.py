@@ -33,8 +33,9 @@ class AccountingSyncs:
         self.store = store
         self.export_runs = export_runs
 
-    def run(self, sync_run_id: str, timezone: str = DEFAULT_TIMEZONE,
-            period: str = "previous_month") -> None:
+    def run(
+        self, sync_run_id: str, timezone: str = DEFAULT_TIMEZONE, period: str = "previous_month"
+    ) -> None:
         """Request (or find) the export run of the closed period and link it; safe to repeat."""
         run = self.store.get(_uuid(sync_run_id))
         if not isinstance(run, SyncRun) or run.status is not SyncRunStatus.RUNNING:

@@ -133,7 +133,10 @@ class SyncRuns:
         return run
 
     def view(
-        self, org_id: UUID, run_id: UUID, version: int | None = None,
+        self,
+        org_id: UUID,
+        run_id: UUID,
+        version: int | None = None,
         as_of: datetime | None = None,
     ) -> SyncRunView:
         """The run now, after event `version`, or as it stood at `as_of` (from its events)."""
@@ -153,7 +156,10 @@ class SyncRuns:
         return self.log_view.latest(org_id)
 
     def history(
-        self, org_id: UUID, integration_type: str | None, limit: int,
+        self,
+        org_id: UUID,
+        integration_type: str | None,
+        limit: int,
         include_archived: bool = False,
     ) -> list[dict[str, Any]]:
         if integration_type is not None:

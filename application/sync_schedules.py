@@ -72,8 +72,13 @@ class SyncSchedules:
         self.clock = clock
 
     def put(
-        self, org_id: UUID, integration_type: str, cron: str, timezone: str | None,
-        period: str | None, actor: Actor,
+        self,
+        org_id: UUID,
+        integration_type: str,
+        cron: str,
+        timezone: str | None,
+        period: str | None,
+        actor: Actor,
     ) -> dict[str, Any]:
         for _attempt in range(3):
             try:
@@ -118,12 +123,15 @@ class SyncSchedules:
             except Exception as error:  # one broken schedule must not stop the others
                 log.error(  # the kind only: its text may hold SQL
                     "scheduled sync of %s failed to start: %s",
-                    row.integration_type, type(error).__name__,
+                    row.integration_type,
+                    type(error).__name__,
                 )
         return started
 
     def _start(self, row: ScheduleRow, due: datetime) -> Started | None:
-        actor = Actor(SCHEDULER_SUB, row.org_id, f"schedule:{row.integration_type}:{due:%Y%m%dT%H%M}")
+        actor = Actor(
+            SCHEDULER_SUB, row.org_id, f"schedule:{row.integration_type}:{due:%Y%m%dT%H%M}"
+        )
 
         def jobs(run: SyncRun) -> list[Job]:
             if row.integration_type not in ACCOUNTING_TYPES:
@@ -140,13 +148,18 @@ class SyncSchedules:
         except SyncAlreadyRunning as running:
             log.info(
                 "scheduled sync of %s for %s waits: run %s is still running",
-                row.integration_type, due.isoformat(), running.existing_run_id,
+                row.integration_type,
+                due.isoformat(),
+                running.existing_run_id,
             )
             return None  # the next tick tries this scheduled time again
         if run.drift_flagged:
             log.warning(
                 "scheduled sync %s of %s started %.0f s after %s (drift over 5 minutes)",
-                run.id, row.integration_type, run.drift_seconds or 0.0, due.isoformat(),
+                run.id,
+                row.integration_type,
+                run.drift_seconds or 0.0,
+                due.isoformat(),
             )
         return Started(
             run.id, row.org_id, row.integration_type, due, run.drift_seconds, run.drift_flagged

@@ -13,6 +13,7 @@ Targets: 500 claims under 0.5 s (median), 100 000 claims under 20 s, worker peak
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -31,17 +32,17 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from application.ports import ClaimRecord  # noqa: E402
-from bootstrap import Services, bootstrap  # noqa: E402
-from domain.shared import Actor  # noqa: E402
-from infrastructure.database import ensure_database, start_embedded  # noqa: E402
-from infrastructure.migrations import migrate  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from interfaces.demo import ORGS, demo_settings  # noqa: E402
-from interfaces.http.auth import Role, mint  # noqa: E402
-from interfaces.server import build_app  # noqa: E402
+from application.ports import ClaimRecord
+from bootstrap import Services, bootstrap
+from domain.shared import Actor
+from infrastructure.database import ensure_database, start_embedded
+from infrastructure.migrations import migrate
+from infrastructure.settings import Settings
+from interfaces.demo import ORGS, demo_settings
+from interfaces.http.auth import Role, mint
+from interfaces.server import build_app
 
 SECRET = "bench-" + "s" * 48
 START, END = date(2025, 1, 1), date(2025, 1, 31)
@@ -96,10 +97,8 @@ def rss_mb(pid: int, field: str) -> float:
 
 
 def reset_peak(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):  # older kernels: the peak covers the whole process life
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass  # older kernels: the peak then covers the whole process life
 
 
 def export_once(client: TestClient, org_id: UUID, count: int, poll: float) -> float:

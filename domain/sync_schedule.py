@@ -82,7 +82,12 @@ class SyncSchedule(Aggregate):
 
     @event("Configured")
     def _configured(
-        self, org_id: UUID, integration_type: str, cron: str, timezone: str, period: str,
+        self,
+        org_id: UUID,
+        integration_type: str,
+        cron: str,
+        timezone: str,
+        period: str,
         actor: dict[str, str],
     ) -> None:
         self.active = True
@@ -115,7 +120,9 @@ class SyncLogArchive(Aggregate):
     def create(cls, org_id: UUID, actor: Actor) -> SyncLogArchive:
         return cls._create(
             cls.Created,
-            id=archive_id(org_id), org_id=org_id, actor=actor.as_event_data(),
+            id=archive_id(org_id),
+            org_id=org_id,
+            actor=actor.as_event_data(),
         )
 
     def advance(self, cutoff: datetime, actor: Actor) -> bool:

@@ -21,8 +21,8 @@ from eventsourcing.persistence import (
     Transcoder,
     Transcoding,
 )
-from eventsourcing.utils import retry
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 

@@ -75,7 +75,7 @@ def _export_failed(e: Any) -> Sequence[Statement]:
 
 
 RULES: list[tuple[type, Any]] = [
-    (ExportRun.Requested, _export_requested),  # type: ignore[attr-defined]
+    (ExportRun.Requested, _export_requested),
     (ExportRun.Started, _export_started),  # type: ignore[attr-defined]
     (ExportRun.ClaimsTaken, _export_claims_taken),  # type: ignore[attr-defined]
     (ExportRun.Completed, _export_completed),  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ import re
 
 from domain.error_messages import sanitize_error_message
 
-
 SIGNATURE = re.compile(r"(sig=)[^&\s\"]+")
 
 

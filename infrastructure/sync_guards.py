@@ -98,8 +98,13 @@ def _configured(e: Any) -> Sequence[Statement]:
             "period = EXCLUDED.period, configured_at = EXCLUDED.configured_at, "
             "version = EXCLUDED.version",
             {
-                "org_id": e.org_id, "type": e.integration_type, "id": e.originator_id,
-                "cron": e.cron, "tz": e.timezone, "period": e.period, "at": e.timestamp,
+                "org_id": e.org_id,
+                "type": e.integration_type,
+                "id": e.originator_id,
+                "cron": e.cron,
+                "tz": e.timezone,
+                "period": e.period,
+                "at": e.timestamp,
                 "version": e.originator_version,
             },
         )

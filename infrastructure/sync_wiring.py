@@ -82,8 +82,7 @@ class SyncServices:
         """Settle linked accounting syncs, then fail the ones running past their timeout."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT run_id, export_run_id FROM running_syncs WHERE running "
-                "ORDER BY started_at"
+                "SELECT run_id, export_run_id FROM running_syncs WHERE running ORDER BY started_at"
             ).fetchall()
         for run_id, export_run_id in rows:
             try:
@@ -121,7 +120,10 @@ class SyncServices:
 
 
 def build_sync(
-    settings: Settings, pool: ConnectionPool, store: EventStore, export_runs: ExportRuns,
+    settings: Settings,
+    pool: ConnectionPool,
+    store: EventStore,
+    export_runs: ExportRuns,
     clock: Clock,
 ) -> SyncServices:
     def timeout_of(integration_type: str) -> timedelta:

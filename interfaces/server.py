@@ -12,7 +12,7 @@ import psycopg
 from fastapi import FastAPI
 
 from bootstrap import Services, bootstrap
-from infrastructure import bufdir_maintenance
+from infrastructure import audit_heads, bufdir_maintenance
 from infrastructure.maintenance import Maintenance
 from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionSupervisor, lags, open_view
@@ -61,7 +61,7 @@ def task_handlers(services: Services) -> TaskHandlers:
             **services.sync.tasks(),
         },
         stalled_after_seconds=services.settings.stalled_job_seconds,
-        periodic=services.sync.periodic(),
+        periodic={**services.sync.periodic(), **audit_heads.periodic(services.pool)},
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from application.errors import ExportRefused
 from domain.accounting_settings import (
@@ -22,6 +22,7 @@ from domain.accounting_settings import (
 CENT = Decimal("0.01")
 BASE_CURRENCY = "NOK"
 LATE_PREFIX = "SEN: "  # Norwegian for "late": read by the organisation's accountant
+C = TypeVar("C", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def amount_of(claim: Mapping[str, Any]) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP) + Decimal("0.00")
 
 
-def reiterable(claims: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+def reiterable(claims: Iterable[C]) -> Iterable[C]:
     """Claims that can be read twice (validation pass, then writing): a list or a re-iterable
     stream (the run's TakenClaims) as it is; a one-shot iterator is read into a list."""
     return list(claims) if iter(claims) is claims else claims

@@ -48,7 +48,7 @@ class ExportRunsProjection(Projection[ExportRunsView]):
         self.view.apply([], tracking)  # not ours: only advance the position
 
     @process_event.register
-    def _(self, e: ExportRun.Requested, tracking: Tracking) -> None:  # type: ignore[name-defined]
+    def _(self, e: ExportRun.Requested, tracking: Tracking) -> None:
         self.view.apply(
             [
                 (

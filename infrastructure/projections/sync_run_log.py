@@ -140,8 +140,15 @@ class SyncRunLogProjection(Projection[SyncRunLogView]):
                     f"INSERT INTO sync_run_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
                     "NULL, 0, 0, NULL, NULL, %s, %s, %s, NULL, %s) ON CONFLICT (id) DO NOTHING",
                     (
-                        e.originator_id, e.org_id, e.integration_type, status, e.triggered_by,
-                        e.timestamp, e.scheduled_for, e.drift_seconds, e.drift_flagged,
+                        e.originator_id,
+                        e.org_id,
+                        e.integration_type,
+                        status,
+                        e.triggered_by,
+                        e.timestamp,
+                        e.scheduled_for,
+                        e.drift_seconds,
+                        e.drift_flagged,
                         e.originator_version,
                     ),
                 )
@@ -178,8 +185,11 @@ class SyncRunLogProjection(Projection[SyncRunLogView]):
             "records_failed = %(f)s, error_message = %(message)s, "
             "duration_seconds = extract(epoch FROM %(at)s - started_at)::double precision",
             {
-                "status": e.final_status.value, "at": e.timestamp, "n": e.records_processed,
-                "f": e.records_failed, "message": e.error_message,
+                "status": e.final_status.value,
+                "at": e.timestamp,
+                "n": e.records_processed,
+                "f": e.records_failed,
+                "message": e.error_message,
             },
         )
         archive_sql, _ = _archive_ended("l.id = %(id)s")

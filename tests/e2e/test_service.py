@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import httpx
 
+from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role, mint
 from tests.e2e.conftest import SECRET, RunningService
 from tests.integration.conftest import claim_json
-from interfaces.demo import ORGS, demo_settings
 
 
 def auth(org_id: Any, role: Role = Role.COORDINATOR) -> dict[str, str]:

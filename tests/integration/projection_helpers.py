@@ -25,7 +25,8 @@ RUNNER_SCRIPT = """
 import os, time
 from infrastructure.database import eventsourcing_env
 from infrastructure.projections.runner import ProjectionSupervisor
-supervisor = ProjectionSupervisor(eventsourcing_env(os.environ["DATABASE_URL"]), ["export_runs"])
+env = eventsourcing_env(os.environ["DATABASE_URL"])
+supervisor = ProjectionSupervisor(env, ["export_runs", "audit_chain"])
 supervisor.start()
 time.sleep(600)
 """
@@ -68,7 +69,7 @@ def dump(db_url: str) -> dict[str, list[str]]:
     with psycopg.connect(db_url) as conn:
         for table in tables_of_projections():
             rows = conn.execute(
-                f"SELECT to_jsonb(t)::text FROM {table} t ORDER BY 1"  # noqa: S608 - class constants
+                f"SELECT to_jsonb(t)::text FROM {table} t ORDER BY 1"
             ).fetchall()
             out[table] = [r[0] for r in rows]
     out["positions"] = [f"{k}={v}" for k, v in sorted(positions(db_url).items())]
@@ -99,14 +100,21 @@ def start_runner_process(db_url: str) -> subprocess.Popen[bytes]:
     )
 
 
-def tracking_ids(db_url: str, projection: str) -> list[int]:
+def chained_ids(db_url: str) -> list[int]:
+    """The notification ids the audit chain has linked, in order (each at most once: UNIQUE)."""
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute(
-            f"SELECT notification_id FROM {projection}_tracking "  # noqa: S608 - constant names
-            "WHERE application_name = %s ORDER BY notification_id",
-            (APP_NAME,),
-        ).fetchall()
+        rows = conn.execute("SELECT notification_id FROM audit_chain ORDER BY 1").fetchall()
     return [int(r[0]) for r in rows]
+
+
+def tracked_position(db_url: str, projection: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            f"SELECT max(notification_id) FROM {projection}_tracking "
+            "WHERE application_name = %s",
+            (APP_NAME,),
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def scalar(db_url: str, query: str, *params: Any) -> Any:

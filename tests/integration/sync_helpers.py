@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +33,6 @@ def catch_up(services: Services) -> None:
     for _ in range(50):
         if projections.runners.get("sync_run_log") is not None:
             break
-        import time
-
         time.sleep(0.1)
     projections.wait_for(services.store.max_notification_id(), timeout=10)
 
@@ -49,15 +48,12 @@ class FixedClock:
         self.moment += timedelta(**delta)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
-
-
 def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return list(conn.execute(sql, params).fetchall())
 
 
 def guard_rows(url: str, org_id: UUID) -> list[tuple[Any, ...]]:
-    return rows(url, "SELECT run_id, integration_type, running FROM running_syncs WHERE org_id = %s",
-                org_id)
+    return rows(
+        url, "SELECT run_id, integration_type, running FROM running_syncs WHERE org_id = %s", org_id
+    )

@@ -102,7 +102,7 @@ def test_evidence_bundle_recomputes_offline(
     assert chain["head"]["link"] == chain["links"][-1]["link"]
     with psycopg.connect(db_url) as conn:
         assert verify_chain(conn, org.org_id).head == chain["head"]["link"]
-    assert run_readme_snippet(bundle, tmp_path) == ["ok", "ok", "ok", "True"]
+    assert run_readme_snippet(bundle, tmp_path) == ["ok", "ok", "ok", "ok", "True"]
 
 
 def run_readme_snippet(bundle: zipfile.ZipFile, tmp_path: Path) -> list[str]:

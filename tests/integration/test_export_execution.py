@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from application.export_runs import claims_in_history
 from bootstrap import Services
-from interfaces.demo import demo_settings, ORGS
+from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens, claim_json, drain_queue
 

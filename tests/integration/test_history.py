@@ -124,8 +124,8 @@ def test_bufdir_export_history_version_and_as_of(
     last = client.get(url, params={"version": len(body)}, headers=h).json()
     assert last["status"] == "completed" and last["row_count"] == 5
     assert client.get(url, headers=h).json()["status"] == "completed"
-    for bad in (len(body) + 1, 10**12):
-        assert client.get(url, params={"version": bad}, headers=h).status_code == 404
+    for too_far in (len(body) + 1, 10**12):
+        assert client.get(url, params={"version": too_far}, headers=h).status_code == 404
     for bad in ("0", "-1", "x", "1.5", "9" * 40):
         assert client.get(url, params={"version": bad}, headers=h).status_code in (404, 422)
     # as_of: before creation nothing, at each event's time the state after it.
@@ -140,9 +140,9 @@ def test_bufdir_export_history_version_and_as_of(
     assert client.get(url, params={"as_of": later}, headers=h).json()["status"] == "completed"
     both = client.get(url, params={"as_of": later, "version": 2}, headers=h).json()
     assert both["status"] == "querying_activities"
-    for bad in ("2024-01-01T00:00:00", "yesterday", "0001-01-01T00:00:00+14:00",
+    for odd in ("2024-01-01T00:00:00", "yesterday", "0001-01-01T00:00:00+14:00",
                 "9999-12-31T23:59:59-14:00"):
-        assert client.get(url, params={"as_of": bad}, headers=h).status_code in (200, 404, 422)
+        assert client.get(url, params={"as_of": odd}, headers=h).status_code in (200, 404, 422)
     other = Tokens(uuid4())
     assert client.get(f"/v1/orgs/{other.org_id}/bufdir-exports/{export_id}",
                       params={"version": 1}, headers=other.header(Role.AUDITOR)).status_code == 404

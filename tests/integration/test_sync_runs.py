@@ -29,8 +29,12 @@ def url(org: Tokens, tail: str = "") -> str:
     return f"/v1/orgs/{org.org_id}/sync-runs{tail}"
 
 
-def start(client: TestClient, org: Tokens, kind: str = "xledger", role: Role = Role.SCHEDULER,
-          ) -> Any:
+def start(
+    client: TestClient,
+    org: Tokens,
+    kind: str = "xledger",
+    role: Role = Role.SCHEDULER,
+) -> Any:
     body = {"integration_type": kind, "triggered_by": "scheduler"}
     return client.post(url(org), json=body, headers=org.header(role))
 
@@ -43,8 +47,8 @@ def finish(client: TestClient, org: Tokens, run_id: str, **body: Any) -> Any:
 def test_24_parallel_starts_leave_exactly_one_running(db_url: str) -> None:
     org_id = uuid4()
     log = open_event_log(db_url, pool_size=PARALLEL)
-    pool = None
-    runs = SyncRuns(PostgresEventStore(log), PostgresSyncRunLog(pool), FixedClock(datetime.now(UTC)))  # type: ignore[arg-type]
+    reads = PostgresSyncRunLog(None)  # type: ignore[arg-type]  # not read here
+    runs = SyncRuns(PostgresEventStore(log), reads, FixedClock(datetime.now(UTC)))
     barrier = threading.Barrier(PARALLEL)
 
     def attempt(i: int) -> UUID | Exception:
@@ -65,10 +69,13 @@ def test_24_parallel_starts_leave_exactly_one_running(db_url: str) -> None:
     assert len(accepted) == 1, results
     assert len(refused) == PARALLEL - 1
     assert all(isinstance(r, SyncAlreadyRunning) for r in refused), refused
-    assert {r.existing_run_id for r in refused} == {accepted[0]}  # type: ignore[union-attr]
+    assert {r.existing_run_id for r in refused if isinstance(r, SyncAlreadyRunning)} == {
+        accepted[0]
+    }
     assert guard_rows(db_url, org_id) == [(accepted[0], "xledger", True)]
-    events = rows(db_url, "SELECT count(*) FROM export_service_events WHERE topic LIKE %s",
-                  "%SyncRun.Started")
+    events = rows(
+        db_url, "SELECT count(*) FROM export_service_events WHERE topic LIKE %s", "%SyncRun.Started"
+    )
     assert events == [(1,)]
 
 
@@ -111,8 +118,9 @@ def test_lifecycle_over_http(client: TestClient, org: Tokens, db_url: str) -> No
     assert now["status"] == "completed" and now["version"] == 2
     v1 = client.get(url(org, f"/{run_id}?version=1"), headers=org.header()).json()
     assert v1["status"] == "running" and v1["ended_at"] is None
-    early = client.get(url(org, f"/{run_id}"), params={"as_of": "2000-01-01T00:00:00+00:00"},
-                       headers=org.header())
+    early = client.get(
+        url(org, f"/{run_id}"), params={"as_of": "2000-01-01T00:00:00+00:00"}, headers=org.header()
+    )
     assert early.status_code == 404
     events = client.get(url(org, f"/{run_id}/events"), headers=org.header()).json()
     assert [e["type"] for e in events] == ["Started", "Completed"]
@@ -190,8 +198,11 @@ def test_error_message_is_sanitised_before_it_is_stored(
     assert len(message) <= 2000
     for secret in ("hunter2pass", "AKIAXXXXSECRETKEY", "eyJabc", "/srv/app", "Traceback"):
         assert secret not in message
-        stored = rows(db_url, "SELECT count(*) FROM export_service_events "
-                      "WHERE convert_from(state, 'UTF8') LIKE %s", f"%{secret}%")
+        stored = rows(
+            db_url,
+            "SELECT count(*) FROM export_service_events WHERE convert_from(state, 'UTF8') LIKE %s",
+            f"%{secret}%",
+        )
         assert stored == [(0,)]
 
 
@@ -214,8 +225,9 @@ def test_latest_history_and_archive_survive_a_rebuild(
             k: v[-1] for k, v in ids.items()
         }
         assert next(r for r in latest if r["integration_type"] == "xledger")["status"] == "running"
-        history = client.get(url(org), params={"integration_type": "xledger", "limit": 2},
-                             headers=org.header()).json()
+        history = client.get(
+            url(org), params={"integration_type": "xledger", "limit": 2}, headers=org.header()
+        ).json()
         assert [r["run_id"] for r in history] == ids["xledger"][::-1][:2]
         everything = client.get(url(org), headers=org.header()).json()
         started = [r["started_at"] for r in everything]
@@ -237,8 +249,9 @@ def test_latest_history_and_archive_survive_a_rebuild(
         catch_up(services)
         assert client.get(url(org), headers=org.header()).json() == []
         assert client.get(url(org, "/latest"), headers=org.header()).json() == []
-        archived = client.get(url(org), params={"include_archived": "true"},
-                              headers=org.header()).json()
+        archived = client.get(
+            url(org), params={"include_archived": "true"}, headers=org.header()
+        ).json()
         assert len(archived) == 6 and all(r["archived"] for r in archived)
         assert len(client.get(url(other), headers=other.header()).json()) == 1
     before = snapshot(db_url)
@@ -248,7 +261,7 @@ def test_latest_history_and_archive_survive_a_rebuild(
 
 def snapshot(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        table: rows(db_url, f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608 - constant names
+        table: rows(db_url, f"SELECT * FROM {table} ORDER BY 1")
         for table in ("sync_run_log", "sync_run_log_archive", "sync_run_log_cutoffs")
     }
 
@@ -270,3 +283,19 @@ def test_stuck_run_is_failed_by_the_sweep_and_its_guard_released(
     assert "timed out" in run["error_message"] and "3600 seconds" in run["error_message"]
     assert guard_rows(db_url, org.org_id) == [(UUID(fresh), "hubspot", True)]
     assert start(client, org).status_code == 201
+
+
+def test_parallel_status_updates_end_the_run_exactly_once(client: TestClient, org: Tokens) -> None:
+    run_id = start(client, org).json()["run_id"]
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> int:
+        barrier.wait()
+        status = ("completed", "failed", "cancelled")[i % 3]
+        return int(finish(client, org, run_id, status=status).status_code)
+
+    with ThreadPoolExecutor(8) as threads:
+        codes = sorted(threads.map(attempt, range(8)))
+    assert codes == [200] + [409] * 7, codes
+    events = client.get(url(org, f"/{run_id}/events"), headers=org.header()).json()
+    assert len(events) == 2

@@ -19,11 +19,11 @@ from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens
 
 SELECT_ROW = (
-    f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "  # noqa: S608
+    f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
     "WHERE originator_id = %s AND originator_version = 1"
 )
 INSERT_ROW = (
-    f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state) "  # noqa: S608
+    f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state) "
     "VALUES (%s, 1, %s, %s)"
 )
 

@@ -77,9 +77,12 @@ def test_killed_worker_run_is_finished_by_the_next_worker(
         )
         first = worker(db_url, tmp_path)
         try:
-            assert wait_for(lambda: status(services, run_id) is not ExportRunStatus.PENDING, 20), (tmp_path / "worker.log").read_text()[-3000:]
+            started = wait_for(lambda r=run_id: status(services, r) is not ExportRunStatus.PENDING, 20)
+            assert started, (tmp_path / "worker.log").read_text()[-3000:]
             first.send_signal(signal.SIGKILL)
         finally:
+            if first.poll() is None:
+                first.kill()
             first.wait(10)
         if status(services, run_id) is ExportRunStatus.RUNNING:
             killed_run = run_id
@@ -98,7 +101,7 @@ def test_killed_worker_run_is_finished_by_the_next_worker(
         second.wait(20)
     run = services.store.get(killed_run)
     history = [e.type for e in services.store.history(killed_run)]
-    assert history == ["Requested", "Started", "Completed"]
+    assert history == ["Requested", "Started", *["ClaimsTaken"] * 4, "Completed"]
     assert run.record_count == CLAIMS
     with psycopg.connect(db_url) as conn:
         assert conn.execute(

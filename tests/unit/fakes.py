@@ -55,7 +55,7 @@ class FakeEventStore:
         periods = dict(self.periods)
         reserved = dict(self.reserved)
         for e in pending:
-            if isinstance(e, ExportRun.Requested):  # type: ignore[attr-defined]
+            if isinstance(e, ExportRun.Requested):
                 for run_id, (org, start, end) in periods.items():
                     if org == e.org_id and start <= e.period_end and e.period_start <= end:
                         raise PeriodTaken(run_id)

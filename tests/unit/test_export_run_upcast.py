@@ -59,7 +59,7 @@ def test_a_v1_event_reads_back_and_replays() -> None:
                      json.dumps(old_state).encode())
     event = m.to_domain_event(v1)
     assert isinstance(event, ExportRun.Requested)
-    assert event.requested_via == "api"  # type: ignore[attr-defined]
+    assert event.requested_via == "api"
     replayed = event.mutate(None)
     assert isinstance(replayed, ExportRun)
     assert replayed.status is ExportRunStatus.PENDING and replayed.requested_via == "api"

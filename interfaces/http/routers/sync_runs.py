@@ -69,8 +69,13 @@ def update_status(
 ) -> SyncRunOut:
     """End a running run (409 when it is not running); the message is sanitised first."""
     view = services.sync.runs.finish(
-        org_id, run_id, body.status, body.records_processed, body.records_failed,
-        body.error_message, actor_of(request, principal),
+        org_id,
+        run_id,
+        body.status,
+        body.records_processed,
+        body.records_failed,
+        body.error_message,
+        actor_of(request, principal),
     )
     return SyncRunOut.of(view)
 

@@ -27,8 +27,12 @@ def put_schedule(
 ) -> ScheduleOut:
     """Create or change the schedule (coordinator, admin); the same body again changes nothing."""
     saved = services.sync.schedules.put(
-        org_id, validate_integration_type(integration_type), body.cron, body.timezone,
-        body.period, actor_of(request, principal),
+        org_id,
+        validate_integration_type(integration_type),
+        body.cron,
+        body.timezone,
+        body.period,
+        actor_of(request, principal),
     )
     return ScheduleOut(**saved)
 
