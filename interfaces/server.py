@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionSupervisor, lags, open_view
 from infrastructure.queue import TaskHandlers, build_queue, run_worker
 from interfaces.http.app import create_app
-from interfaces.http.metrics import PROJECTION_LAG
+from interfaces.http.metrics import EXPORT_RUNS_BY_STATUS, EXPORT_RUNS_FINISHED, PROJECTION_LAG
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,39 @@ def readiness_of(url: str) -> Any:
 
 
 def sweep(services: Services) -> None:
+    """Each step on its own: one failing step never keeps the others from running."""
     maintenance = Maintenance(services.pool)
-    for run_id in maintenance.running_runs():
-        if services.export_runs.fail_if_stuck(run_id):
-            log.warning("export run %s timed out and was failed", run_id)
-    maintenance.requeue_orphaned_pending()
-    bufdir_maintenance.sweep(services)
-    services.sync.sweep()
-    services.idempotency.purge(services.settings.idempotency_ttl_hours)
+
+    def stuck_export_runs() -> None:
+        for run_id in maintenance.running_runs():
+            if services.export_runs.fail_if_stuck(run_id):
+                log.warning("export run %s timed out and was failed", run_id)
+                EXPORT_RUNS_FINISHED.labels("failed").inc()
+
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("stuck export runs", stuck_export_runs),
+        ("orphaned pending runs", maintenance.requeue_orphaned_pending),
+        ("bufdir exports", lambda: bufdir_maintenance.sweep(services)),
+        ("sync runs", services.sync.sweep),
+        ("idempotency keys", lambda: services.idempotency.purge(services.settings.idempotency_ttl_hours)),
+    ]
+    for name, step in steps:
+        try:
+            step()
+        except Exception:
+            log.error("sweep step '%s' failed; the next sweep retries", name, exc_info=True)
+
+
+def execute_export_run(services: Services, run_id: UUID) -> None:
+    services.export_runs.execute(run_id)
+    status = services.store.get(run_id).status.value
+    if status in ("completed", "failed"):
+        EXPORT_RUNS_FINISHED.labels(status).inc()
 
 
 def task_handlers(services: Services) -> TaskHandlers:
     return TaskHandlers(
-        execute_export_run=services.export_runs.execute,
+        execute_export_run=lambda run_id: execute_export_run(services, run_id),
         sweep=lambda: sweep(services),
         extra={
             **services.extras.get("tasks", {}),
@@ -94,6 +115,8 @@ def build_app(services: Services, background: bool = True) -> FastAPI:
         with contextlib.suppress(psycopg.Error), services.pool.connection() as conn:
             for lag in lags(conn):
                 PROJECTION_LAG.labels(lag.name).set(lag.lag)
+            for status, count in conn.execute("SELECT status, count(*) FROM export_runs GROUP BY 1"):
+                EXPORT_RUNS_BY_STATUS.labels(status).set(count)
 
     return create_app(
         services,

@@ -14,6 +14,9 @@ EXPORT_RUNS_REQUESTED = Counter(
 EXPORT_RUNS_FINISHED = Counter(
     "export_service_export_runs_finished_total", "Export runs that ended", ["status"]
 )
+EXPORT_RUNS_BY_STATUS = Gauge(
+    "export_service_export_runs", "Export runs of all organisations by status (read model)", ["status"]
+)
 PROJECTION_LAG = Gauge(
     "export_service_projection_lag_events", "Events not yet processed by a read model", ["name"]
 )

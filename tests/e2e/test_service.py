@@ -61,4 +61,7 @@ def test_export_run_end_to_end(service: RunningService) -> None:
         metrics = client.get("/metrics").text
         assert 'export_service_export_runs_requested_total{outcome="accepted"} 1.0' in metrics
         assert "export_service_http_requests_total" in metrics
+        assert 'export_service_export_runs_finished_total{status="completed"} 1.0' in metrics
+        assert 'export_service_export_runs{status="completed"} 1.0' in metrics
+        assert 'export_service_projection_lag_events{name="export_runs"} 0.0' in metrics
     assert "Traceback" not in service.log()
