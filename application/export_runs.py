@@ -143,10 +143,7 @@ class ExportRuns:
         return run.id
 
     def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRun:
-        try:
-            run = self.store.get(run_id, version=version)
-        except NotFound:
-            raise
+        run = self.store.get(run_id, version=version)
         if not isinstance(run, ExportRun) or run.org_id != org_id:
             raise NotFound(run_id)
         return run
