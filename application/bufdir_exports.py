@@ -12,11 +12,12 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from application.history import as_it_was
 from application.ports import EventStore, FileStorage, Job, NotFound
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_export import LIFECYCLE, BufdirExport, ReportFormat
@@ -117,11 +118,23 @@ class BufdirExports:
         self.store.save(export, jobs=[Job(EXECUTE_TASK, {"export_id": str(export.id)})])
         return export.id
 
-    def get(self, org_id: UUID, export_id: UUID) -> BufdirExport:
-        export = self.store.get(export_id)
+    def get(self, org_id: UUID, export_id: UUID, version: int | None = None) -> BufdirExport:
+        export = self.store.get(export_id, version=version)
         if not isinstance(export, BufdirExport) or export.org_id != org_id:
             raise NotFound(export_id)
         return export
+
+    def as_it_was(
+        self,
+        org_id: UUID,
+        export_id: UUID,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> BufdirExport:
+        """The export now, after event `version`, or as it stood at `as_of`."""
+        return as_it_was(
+            self.store, export_id, lambda v: self.get(org_id, export_id, v), version, as_of
+        )
 
     def view(self, org_id: UUID, export_id: UUID) -> dict[str, Any]:
         export = self.get(org_id, export_id)

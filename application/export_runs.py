@@ -11,6 +11,7 @@ from uuid import UUID
 
 from application.accounting import ExporterRegistry
 from application.errors import ExportRefused
+from application.history import as_it_was
 from application.ports import (
     ClaimSource,
     ClaimsTaken,
@@ -156,17 +157,8 @@ class ExportRuns:
         as_of: datetime | None = None,
     ) -> ExportRunView:
         """The run now, after event `version`, or as it stood at `as_of`."""
-        latest = self.get(org_id, run_id)
-        if as_of is not None:
-            seen = [e.version for e in self.store.history(run_id) if e.timestamp <= as_of]
-            if not seen:
-                raise NotFound(run_id)
-            version = max(seen) if version is None else min(version, max(seen))
-        if version is None or version == latest.version:
-            return ExportRunView.of(latest)
-        if version > latest.version:
-            raise NotFound(run_id)
-        return ExportRunView.of(self.get(org_id, run_id, version))
+        run = as_it_was(self.store, run_id, lambda v: self.get(org_id, run_id, v), version, as_of)
+        return ExportRunView.of(run)
 
     def execute(self, run_id: UUID) -> None:
         """Take the claims, write the file, complete; or fail with a code. Safe to run again."""

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from application.history import as_it_was
 from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound
 from domain.shared import Actor
 from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
@@ -140,17 +141,8 @@ class SyncRuns:
         as_of: datetime | None = None,
     ) -> SyncRunView:
         """The run now, after event `version`, or as it stood at `as_of` (from its events)."""
-        latest = self.get(org_id, run_id)
-        if as_of is not None:
-            seen = [e.version for e in self.store.history(run_id) if e.timestamp <= as_of]
-            if not seen:
-                raise NotFound(run_id)
-            version = max(seen) if version is None else min(version, max(seen))
-        if version is None or version == latest.version:
-            return SyncRunView.of(latest)
-        if version > latest.version:
-            raise NotFound(run_id)
-        return SyncRunView.of(self.get(org_id, run_id, version))
+        run = as_it_was(self.store, run_id, lambda v: self.get(org_id, run_id, v), version, as_of)
+        return SyncRunView.of(run)
 
     def latest(self, org_id: UUID) -> list[dict[str, Any]]:
         return self.log_view.latest(org_id)

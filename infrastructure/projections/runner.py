@@ -11,6 +11,7 @@ import psycopg
 from eventsourcing.projection import Projection, ProjectionRunner
 
 from infrastructure.event_store import APP_NAME, EVENTS_TABLE, EventLog
+from infrastructure.projections import audit_chain, bufdir_audit_log, sync_run_log
 from infrastructure.projections.base import TrackedView
 from infrastructure.projections.export_runs import ExportRunsProjection, ExportRunsView
 
@@ -19,9 +20,9 @@ log = logging.getLogger(__name__)
 #: Every read model: name -> (projection, view). Adding one is one line here.
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
     "export_runs": (ExportRunsProjection, ExportRunsView),
-    "audit_chain": __import__("infrastructure.projections.audit_chain", fromlist=["_"]).REGISTRATION,
-    "bufdir_audit_log": __import__("infrastructure.projections.bufdir_audit_log", fromlist=["_"]).REGISTRATION,
-    "sync_run_log": __import__("infrastructure.projections.sync_run_log", fromlist=["_"]).REGISTRATION,
+    "audit_chain": audit_chain.REGISTRATION,
+    "bufdir_audit_log": bufdir_audit_log.REGISTRATION,
+    "sync_run_log": sync_run_log.REGISTRATION,
 }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from application.errors import IdempotencyConflict, IdempotencyMismatch
 from infrastructure.idempotency import PostgresIdempotencyKeys
@@ -46,3 +48,33 @@ def begin(
         return JSONResponse(outcome.body, status_code=outcome.status_code,
                             headers={"Idempotent-Replayed": "true"})
     return None
+
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def answer_once(
+    keys: PostgresIdempotencyKeys,
+    org_id: UUID,
+    key: str | None,
+    request: Request,
+    body: BaseModel,
+    act: Callable[[], Answer],
+) -> JSONResponse:
+    """Run `act` at most once per key; a repeat gets the first answer (IETF draft semantics).
+
+    The answer is remembered here unless the use case already wrote it with its events; a
+    request that fails unexpectedly frees its key so the client can retry.
+    """
+    replay = begin(keys, org_id, key, request.url.path, body.model_dump(mode="json"))
+    if replay is not None:
+        return replay
+    try:
+        status_code, answer = act()
+    except BaseException:
+        if key:
+            keys.abandon(org_id, key)
+        raise
+    if key:
+        keys.finish(org_id, key, status_code, answer)
+    return JSONResponse(answer, status_code=status_code)

@@ -7,11 +7,9 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, ValidationInfo, field_validator
 
-from application.ports import NotFound
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_config_aggregate import ConfigUnchanged
 from domain.bufdir_export import BufdirExport, BufdirExportStatus, ReportFormat
@@ -118,25 +116,17 @@ def request_bufdir_export(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """Queue the report of the period's activities; built in the background."""
-    keys = services.idempotency
-    replay = idempotency.begin(
-        keys, org_id, idempotency_key, request.url.path, body.model_dump(mode="json")
-    )
-    if replay is not None:
-        return replay
-    try:
+
+    def act() -> idempotency.Answer:
         export_id = services.bufdir_exports.request(
             org_id, Period(body.period_start, body.period_end), body.format,
             body.include_attachments, actor_of(request, principal),
         )
-    except BaseException:
-        if idempotency_key:
-            keys.abandon(org_id, idempotency_key)
-        raise
-    answer = {"export_id": str(export_id), "status": "initialised"}
-    if idempotency_key:
-        keys.finish(org_id, idempotency_key, 202, answer)
-    return JSONResponse(answer, status_code=202)
+        return 202, {"export_id": str(export_id), "status": "initialised"}
+
+    return idempotency.answer_once(
+        services.idempotency, org_id, idempotency_key, request, body, act
+    )
 
 
 @router.get("/bufdir-exports", response_model=list[BufdirExportOut])
@@ -167,18 +157,7 @@ def get_bufdir_export(
     as_of: AwareDatetime | None = None,
 ) -> BufdirExportOut:
     """The export as its events say, now, after event `version`, or as it was at `as_of`."""
-    export = services.bufdir_exports.get(org_id, export_id)
-    if as_of is not None:
-        seen = [e.version for e in services.store.history(export_id) if e.timestamp <= as_of]
-        if not seen:
-            raise NotFound(export_id)  # it did not exist yet
-        version = max(seen) if version is None else min(version, max(seen))
-    if version is not None and version != export.version:
-        if version > export.version:
-            raise NotFound(export_id)
-        export = services.store.get(export_id, version=version)
-        if not isinstance(export, BufdirExport) or export.org_id != org_id:
-            raise NotFound(export_id)
+    export = services.bufdir_exports.as_it_was(org_id, export_id, version, as_of)
     return _out_of_export(services, export)
 
 

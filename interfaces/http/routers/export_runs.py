@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from domain.export_run import ExportRunStatus, RunAlreadyExists
@@ -59,32 +58,25 @@ def request_export(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """Queue an export of the period's claims; refused when an active run overlaps it."""
-    keys = services.idempotency
-    replay = idempotency.begin(
-        keys, org_id, idempotency_key, request.url.path, body.model_dump(mode="json")
+
+    def act() -> idempotency.Answer:
+        try:
+            run_id = services.export_runs.request_export(
+                org_id,
+                Period(body.period_start, body.period_end),
+                body.target,
+                actor_of(request, principal),
+                idempotency_key=idempotency_key,
+            )
+        except RunAlreadyExists as exc:
+            EXPORT_RUNS_REQUESTED.labels("duplicate").inc()
+            return 409, {"status": "duplicate", "existing_run_id": str(exc.existing_run_id)}
+        EXPORT_RUNS_REQUESTED.labels("accepted").inc()
+        return 202, {"run_id": str(run_id), "status": "pending"}
+
+    return idempotency.answer_once(
+        services.idempotency, org_id, idempotency_key, request, body, act
     )
-    if replay is not None:
-        return replay
-    try:
-        run_id = services.export_runs.request_export(
-            org_id,
-            Period(body.period_start, body.period_end),
-            body.target,
-            actor_of(request, principal),
-            idempotency_key=idempotency_key,
-        )
-    except RunAlreadyExists as exc:
-        EXPORT_RUNS_REQUESTED.labels("duplicate").inc()
-        answer = {"status": "duplicate", "existing_run_id": str(exc.existing_run_id)}
-        if idempotency_key:
-            keys.finish(org_id, idempotency_key, 409, answer)
-        return JSONResponse(answer, status_code=409)
-    except BaseException:
-        if idempotency_key:
-            keys.abandon(org_id, idempotency_key)
-        raise
-    EXPORT_RUNS_REQUESTED.labels("accepted").inc()
-    return JSONResponse({"run_id": str(run_id), "status": "pending"}, status_code=202)
 
 
 @router.get("", response_model=list[ExportRunOut])
