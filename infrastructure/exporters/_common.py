@@ -38,6 +38,11 @@ class Line:
     claimant_id: str
     expense_date: date | None
     late: bool
+    currency: str = BASE_CURRENCY
+
+    @property
+    def foreign(self) -> bool:
+        return self.currency != BASE_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -87,11 +92,13 @@ def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
             "unmapped_category", f"accounting settings are invalid: {invalid}"
         ) from None
     categories: set[str] = set()
-    currencies: set[str] = set()
     bad_amount: ExportRefused | None = None
     for claim in claims:
         categories.add(str(claim.get("category")))
-        currencies.add(str(claim.get("currency", "")).upper())
+        if bad_amount is None and not _is_currency(claim.get("currency")):
+            bad_amount = ExportRefused(
+                "invalid_claim", f"claim {claim.get('claim_id')} has no valid currency code"
+            )
         if bad_amount is None:
             try:
                 amount_of(claim)
@@ -108,15 +115,13 @@ def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
         raise ExportRefused(
             "unmapped_category", f"categories without a mapped account: {', '.join(unmapped)}"
         )
-    foreign = sorted(currencies - {BASE_CURRENCY})
-    if foreign:
-        raise ExportRefused(
-            "unsupported_currency",
-            f"only {BASE_CURRENCY} claims can be exported; found {', '.join(foreign)}",
-        )
     if bad_amount is not None:
         raise bad_amount
     return valid
+
+
+def _is_currency(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()
 
 
 def one_line(text: Any) -> str:
@@ -132,11 +137,13 @@ def _groups(
     claims: Iterable[Mapping[str, Any]], grouping: str
 ) -> Iterator[list[Mapping[str, Any]]]:
     if grouping == "per_claimant":
-        by_claimant: dict[str, list[Mapping[str, Any]]] = {}
+        # One voucher per claimant and currency: a voucher balances in a single currency.
+        by_claimant: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
         for claim in claims:
-            by_claimant.setdefault(str(claim["claimant_id"]), []).append(claim)
-        for claimant in sorted(by_claimant):
-            yield by_claimant[claimant]
+            key = (str(claim["claimant_id"]), str(claim["currency"]))
+            by_claimant.setdefault(key, []).append(claim)
+        for key in sorted(by_claimant):
+            yield by_claimant[key]
     else:
         for claim in claims:
             yield [claim]
@@ -160,6 +167,7 @@ def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> I
                     claimant_id=str(claim["claimant_id"]),
                     expense_date=to_date(claim["expense_date"]),
                     late=late,
+                    currency=str(claim["currency"]),
                 )
             )
         total = sum((line.amount for line in lines), Decimal("0.00"))
@@ -175,6 +183,7 @@ def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> I
                 claimant_id=first.claimant_id,
                 expense_date=None,
                 late=False,
+                currency=first.currency,
             )
         )
         yield Voucher(number, lines)

@@ -36,7 +36,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS: tuple[str, ...] = (
     "journalDisplayName", "lineNumber", "accountType", "accountNumber", "postingDate",
     "documentNumber", "externalDocumentNumber", "amount", "description", "taxCode",
-    "shortcutDimension1Code",
+    "shortcutDimension1Code", "currencyCode",
 )
 ACCOUNT_TYPE = "G/L Account"
 DESCRIPTION_MAX = 50  # Business Central's Description field is Text[50]
@@ -95,7 +95,7 @@ def _is_xlsx(settings: Any) -> bool:
     return valid is not None and valid.file_format == "xlsx"
 
 
-Row = tuple[str, int, str, str, date, str, str, Decimal, str, str, str]
+Row = tuple[str, int, str, str, date, str, str, Decimal, str, str, str, str]
 
 
 def _rows(run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[list[Row]]:
@@ -125,6 +125,9 @@ def _row(
         line.text[:DESCRIPTION_MAX],
         line.tax_code,
         line.dimension or "",
+        # Blank is the local currency (NOK); otherwise amount is in this currency and
+        # Business Central converts it with its exchange rates.
+        line.currency if line.foreign else "",
     )
 
 

@@ -82,7 +82,11 @@ def _row(line: Line, voucher_type: str, number: int, voucher_date: date) -> list
         Posting1=line.dimension or "",
         Text=line.text[:TEXT_MAX],
         TaxRule=line.tax_code,
-        Amount=money(line.amount),
+        # A claim in another currency carries its currency amount; Xledger converts it to
+        # NOK with the voucher date's rate, so Amount (base currency) is left for Xledger.
+        Currency=line.currency if line.foreign else "",
+        CurrencyAmount=money(line.amount) if line.foreign else "",
+        Amount="" if line.foreign else money(line.amount),
         EOL="x",
     )
     return [values[c] for c in COLUMNS]

@@ -174,3 +174,11 @@ def test_no_settings_is_refused_even_for_xlsx() -> None:
 
 def test_no_claims_give_a_csv_with_only_the_header() -> None:
     assert csv_lines([]) == []
+
+
+def test_foreign_currency_line_names_its_currency_code() -> None:
+    data = b"".join(DynamicsExporter().render(RUN, [claim(amount="3.50", currency="EUR"), claim()], SETTINGS))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [(r["currencyCode"], r["amount"]) for r in rows] == [
+        ("EUR", "3.50"), ("EUR", "-3.50"), ("", "100.00"), ("", "-100.00")
+    ]

@@ -154,11 +154,33 @@ def test_an_organisation_without_settings_is_refused() -> None:
     assert "taxi" in str(refused.value)
 
 
-def test_foreign_currency_is_refused() -> None:
-    with pytest.raises(ExportRefused) as refused:
-        XledgerExporter().render(RUN, [claim(currency="EUR")], SETTINGS)
+def test_foreign_currency_claim_carries_its_currency_amount() -> None:
+    eur = claim(amount="42.10", currency="EUR")
+    vouchers = by_voucher(render([eur, claim(amount="10.00")]))
 
-    assert refused.value.code == "unsupported_currency"
+    foreign, home = vouchers["1"], vouchers["2"]
+    assert [(x["Currency"], x["CurrencyAmount"], x["Amount"]) for x in foreign] == [
+        ("EUR", "42.10", ""), ("EUR", "-42.10", "")
+    ]
+    assert [(x["Currency"], x["CurrencyAmount"], x["Amount"]) for x in home] == [
+        ("", "", "10.00"), ("", "", "-10.00")
+    ]
+
+
+def test_per_claimant_vouchers_never_mix_currencies() -> None:
+    claims = [claim(amount="5.00", currency="SEK"), claim(amount="7.00"), claim(amount="1.00")]
+    vouchers = by_voucher(render(claims, voucher_grouping="per_claimant"))
+
+    assert sorted({x["Currency"] for x in v}.pop() for v in vouchers.values()) == ["", "SEK"]
+    assert all(len({x["Currency"] for x in v}) == 1 for v in vouchers.values())
+    assert sorted(len(v) for v in vouchers.values()) == [2, 3]
+
+
+def test_a_claim_without_a_currency_code_is_refused() -> None:
+    with pytest.raises(ExportRefused) as refused:
+        XledgerExporter().render(RUN, [claim(currency="euro")], SETTINGS)
+
+    assert refused.value.code == "invalid_claim"
 
 
 def test_no_claims_give_a_file_with_only_the_header() -> None:
