@@ -86,6 +86,14 @@ def worker(concurrency: int = 2) -> None:
     )
 
 
+@app.command("db-url")
+def db_url() -> None:
+    """Print the database URL (with the embedded server: its socket URL, while `serve` runs)."""
+    from infrastructure.database import redact
+
+    typer.echo(redact(_database_url()))
+
+
 @app.command()
 def token(
     org: Annotated[UUID, typer.Option(help="Organisation id")],
