@@ -14,6 +14,7 @@ from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
 from application.export_runs import ExportRuns
 from infrastructure.activities import PostgresActivities
+from infrastructure.audit_trail import AuditTrail
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
@@ -21,6 +22,7 @@ from infrastructure.event_store import EventLog, PostgresEventStore, open_event_
 from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
+from infrastructure.read_models import ReadModels
 from infrastructure.settings import Settings
 from infrastructure.sync_wiring import SyncServices, build_sync
 
@@ -60,6 +62,8 @@ class Services:
     bufdir_config: BufdirConfigBook
     bufdir_exports: BufdirExports
     sync: SyncServices
+    read_models: ReadModels
+    audit: AuditTrail
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -109,4 +113,6 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         bufdir_config=bufdir_config,
         bufdir_exports=bufdir_exports,
         sync=build_sync(settings, pool, store, export_runs, SystemClock()),
+        read_models=ReadModels(pool),
+        audit=AuditTrail(pool, store, files),
     )

@@ -182,3 +182,20 @@ class AccountingExporter(Protocol):
     def content_type_for(self, settings: Any) -> str: ...
 
     def extension_for(self, settings: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class IdempotencyOutcome:
+    kind: str  # "new" | "replay" | "in_flight" | "mismatch"
+    status_code: int | None = None
+    body: dict[str, Any] | None = None
+
+
+class IdempotencyKeys(Protocol):
+    """Remembered answers per organisation and Idempotency-Key (IETF draft semantics)."""
+
+    def begin(self, org_id: UUID, key: str, fingerprint: str) -> IdempotencyOutcome: ...
+
+    def finish(self, org_id: UUID, key: str, status_code: int, body: dict[str, Any]) -> None: ...
+
+    def abandon(self, org_id: UUID, key: str) -> None: ...

@@ -27,10 +27,10 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from application.activities import ActivityRecord
 from bootstrap import Services, bootstrap
 from domain.bufdir_export import ReportFormat
 from domain.shared import Actor, Period
-from infrastructure.activities import ActivityRecord
 from infrastructure.database import ensure_database, start_embedded
 from infrastructure.migrations import migrate
 from infrastructure.settings import Settings

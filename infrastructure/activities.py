@@ -6,14 +6,11 @@ an export of tens of thousands of activities never holds them all in memory.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -22,11 +19,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from application.activities import ActivityRecord
 from application.ports import StoredFile
 from infrastructure.files import FsspecStorage
 
 STREAM_BATCH = 2000
-SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
 ID_CHUNK = 1000
 
 UPSERT = """
@@ -66,27 +63,6 @@ SELECT_ATTACHMENTS = """
 SELECT activity_id, name, storage_path FROM activity_attachments
 WHERE org_id = %s AND activity_id = ANY(%s) ORDER BY activity_id, name
 """
-
-
-@dataclass(frozen=True)
-class ActivityRecord:
-    id: str
-    date: date
-    activity_type: str
-    participants: int
-    municipality: str
-    description: str
-    duration_minutes: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def attachment_path(org_id: UUID, activity_id: str, name: str) -> str:
-    """attachments/{org}/{activity id}/{name}; an id that is not a safe path segment is
-    replaced by its hash, so no id can climb out of its organisation's folder."""
-    folder = activity_id
-    if not SAFE_SEGMENT.match(activity_id) or ".." in activity_id:
-        folder = "h-" + hashlib.sha256(activity_id.encode()).hexdigest()[:40]
-    return f"attachments/{org_id}/{folder}/{name}"
 
 
 def _as_activity(row: dict[str, Any]) -> dict[str, Any]:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from application.ports import IdempotencyOutcome
+
 # A first request that died without an answer frees its key after this long.
 ABANDONED_AFTER_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # "new" | "replay" | "in_flight" | "mismatch"
-    status_code: int | None = None
-    body: dict[str, Any] | None = None
+Outcome = IdempotencyOutcome
 
 
 class PostgresIdempotencyKeys:

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from application.activities import ActivityRecord
 from domain.bufdir_config import DEMO_CONFIGS
 from domain.municipalities import is_valid_municipality
 from domain.shared import Actor
-from infrastructure.activities import ActivityRecord
 
 #: Municipalities in force today (checked when the data is built), by the places the demo uses.
 MUNICIPALITIES = ["0301", "4601", "5001", "1103", "1804", "3403", "5501", "4204", "3201"]

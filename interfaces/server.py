@@ -16,7 +16,7 @@ from bootstrap import Services, bootstrap
 from infrastructure import audit_heads, bufdir_maintenance
 from infrastructure.maintenance import Maintenance
 from infrastructure.migrations import is_up_to_date
-from infrastructure.projections.runner import ProjectionSupervisor, lags, open_view
+from infrastructure.projections.runner import ProjectionSupervisor, lags
 from infrastructure.queue import TaskHandlers, build_queue, run_worker
 from interfaces.http.app import create_app
 from interfaces.http.metrics import EXPORT_RUNS_BY_STATUS, EXPORT_RUNS_FINISHED, PROJECTION_LAG
@@ -88,7 +88,6 @@ def task_handlers(services: Services) -> TaskHandlers:
 
 def build_app(services: Services, background: bool = True) -> FastAPI:
     """The API; with `background` also the worker and the projection runners in this process."""
-    services.extras.setdefault("export_runs_view", open_view("export_runs", services.env))
     supervisor = ProjectionSupervisor(services.env)
     queue = build_queue(services.database_url, task_handlers(services))
 

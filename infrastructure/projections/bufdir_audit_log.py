@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
@@ -26,15 +25,6 @@ FINAL = ("completed", "completed_empty", "failed")
 class BufdirAuditLogView(TrackedView):
     tables = ("bufdir_audit_log",)
 
-    def rows(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                f"SELECT {COLUMNS} FROM bufdir_audit_log WHERE org_id = %s "  # noqa: S608
-                "AND (%s::text IS NULL OR status = %s) "
-                "ORDER BY created_at DESC, export_id DESC LIMIT %s",
-                (org_id, status, status, limit),
-            )
-            return list(curs.fetchall())
 
 
 def _entry(status: str, at: datetime) -> Jsonb:

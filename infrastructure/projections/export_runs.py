@@ -12,24 +12,9 @@ from psycopg.types.json import Jsonb
 from domain.export_run import ExportRun
 from infrastructure.projections.base import TrackedView
 
-COLUMNS = (
-    "run_id, org_id, period_start, period_end, target, status, record_count, file, error, "
-    "created_at, completed_at, version"
-)
-
 
 class ExportRunsView(TrackedView):
     tables = ("export_runs",)
-
-    def list(self, org_id: Any, status: str | None, limit: int) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                f"SELECT {COLUMNS} FROM export_runs WHERE org_id = %s "  # noqa: S608
-                "AND (%s::text IS NULL OR status = %s) "
-                "ORDER BY created_at DESC, run_id DESC LIMIT %s",
-                (org_id, status, status, limit),
-            )
-            return list(curs.fetchall())
 
 
 def _update(e: Any, sets: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

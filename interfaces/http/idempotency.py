@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from application.errors import IdempotencyConflict, IdempotencyMismatch
-from infrastructure.idempotency import PostgresIdempotencyKeys
+from application.ports import IdempotencyKeys
 
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -25,7 +25,7 @@ def fingerprint(path: str, body: dict[str, Any]) -> str:
 
 
 def begin(
-    keys: PostgresIdempotencyKeys, org_id: UUID, key: str | None, path: str, body: dict[str, Any]
+    keys: IdempotencyKeys, org_id: UUID, key: str | None, path: str, body: dict[str, Any]
 ) -> JSONResponse | None:
     """None when the request is new; the first answer when it was seen before."""
     if key is None:
@@ -54,7 +54,7 @@ Answer = tuple[int, dict[str, Any]]
 
 
 def answer_once(
-    keys: PostgresIdempotencyKeys,
+    keys: IdempotencyKeys,
     org_id: UUID,
     key: str | None,
     request: Request,

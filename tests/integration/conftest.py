@@ -28,10 +28,6 @@ def settings(tmp_path: Path) -> Settings:
 def services(db_url: str, settings: Settings) -> Iterator[Services]:
     s = bootstrap(settings, database_url=db_url)
     yield s
-    for key in ("export_runs_view",):
-        view = s.extras.get(key)
-        if view is not None:
-            view.datastore.close()
     s.close()
 
 

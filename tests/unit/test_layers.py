@@ -14,6 +14,8 @@ FORBIDDEN = {
     "application": {"infrastructure", "interfaces", "bootstrap", "fastapi", "psycopg",
                     "procrastinate"},
     "infrastructure": {"interfaces", "bootstrap", "fastapi"},
+    # The HTTP layer reaches adapters only through the services bootstrap wires.
+    "interfaces/http": {"infrastructure"},
 }
 
 

@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
+from application.activities import ActivityRecord, attachment_path
 from domain.municipalities import is_valid_municipality
-from infrastructure.activities import ActivityRecord, attachment_path
 from interfaces.http.auth import Role
 from interfaces.http.deps import ServicesDep, require
 from interfaces.http.schemas import IsoDate, StrictBody

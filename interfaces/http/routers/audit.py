@@ -9,8 +9,6 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from application.ports import NotFound
-from infrastructure.audit import verify_chain
-from infrastructure.evidence import build_evidence_zip
 from interfaces.http.deps import AUDITORS, ServicesDep, require
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["audit"])
@@ -29,8 +27,7 @@ def verify(
 ) -> dict[str, Any]:
     """Recompute the chain from the stored events; the first mismatch says what happened."""
     _catch_up(services)
-    with services.pool.connection() as conn:
-        return verify_chain(conn, org_id).as_dict()
+    return services.audit.verify(org_id)
 
 
 @router.get(
@@ -44,8 +41,7 @@ def evidence(
     """A zip with the run's events, file, sha256, claims and chain links (see its README.txt)."""
     _catch_up(services)
     try:
-        with services.pool.connection() as conn:
-            body = build_evidence_zip(conn, services.store, services.files, org_id, run_id)
+        body = services.audit.evidence(org_id, run_id)
     except NotFound:
         raise HTTPException(404, "export run not found") from None
     return Response(

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, ValidationInfo, field_validator
 
 from domain.bufdir_config import BufdirConfigDocument
@@ -22,14 +21,6 @@ from interfaces.http.schemas import IsoDate, StrictBody
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["bufdir"])
 
 CONFIG_EDITORS = frozenset({Role.ADMIN})
-
-LIST_SQL = """
-SELECT export_id, status, row_count, file_size_bytes, file, error_message, status_history,
-       period_start, period_end, format, include_attachments, config_version, created_at
-FROM bufdir_audit_log WHERE org_id = %s AND (%s::text IS NULL OR status = %s)
-ORDER BY created_at DESC, export_id DESC LIMIT %s
-"""
-
 
 class BufdirExportRequest(StrictBody):
     period_start: IsoDate = Field(description="First day, ISO YYYY-MM-DD")
@@ -142,8 +133,7 @@ def list_bufdir_exports(
     if projections is not None:
         projections.wait_for(services.store.max_notification_id(), timeout=2.0)
     value = status.value if status else None
-    with services.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(LIST_SQL, (org_id, value, value, limit)).fetchall()
+    rows = services.read_models.bufdir_exports(org_id, value, limit)
     return [_out_of_row(services, row) for row in rows]
 
 

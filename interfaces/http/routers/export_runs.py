@@ -91,9 +91,7 @@ def list_runs(
     projections = services.extras.get("projections")
     if projections is not None:
         projections.wait_for(services.store.max_notification_id(), timeout=2.0)
-    rows = services.extras["export_runs_view"].list(
-        org_id, status.value if status else None, limit
-    )
+    rows = services.read_models.export_runs(org_id, status.value if status else None, limit)
     return [to_out(services, row) for row in rows]
 
 
