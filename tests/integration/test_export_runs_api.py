@@ -203,3 +203,19 @@ def test_oversized_bodies_are_413_declared_or_streamed(client: TestClient, org: 
     streamed = client.put(f"/v1/orgs/{org.org_id}/claims", content=chunks(), headers=h)
     assert streamed.status_code == 413
     assert client.get(url(org), headers=org.header()).status_code == 200
+
+
+def test_idempotency_answers_are_kept_at_least_a_day(client: TestClient, org: Tokens) -> None:
+    import psycopg
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    for key, month in (("day-old", "01"), ("two-days-old", "02")):
+        body = {**JAN, "period_start": f"2025-{month}-01", "period_end": f"2025-{month}-28"}
+        assert client.post(url(org), json=body, headers={**org.header(), "Idempotency-Key": key}).status_code == 202
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'day-old'")
+        conn.execute("UPDATE idempotency_keys SET created_at = now() - interval '49 hours' WHERE key = 'two-days-old'")
+    assert services.idempotency.purge(services.settings.idempotency_ttl_hours) == 1
+    replay = client.post(url(org), json={**JAN, "period_end": "2025-01-28"},
+                         headers={**org.header(), "Idempotency-Key": "day-old"})
+    assert replay.status_code == 202 and replay.headers.get("Idempotent-Replayed") == "true"
