@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -17,8 +16,6 @@ from tests.integration.bufdir_helpers import activity, put_activities, request_e
 from tests.integration.conftest import Tokens, claim_json, drain_queue
 
 #: The sync runs use cases are being wired in parallel; tests of them wait for that module.
-SYNC_RUNS_READY = importlib.util.find_spec("application.sync_runs") is not None
-SYNC_RUNS_MISSING = "application.sync_runs does not exist yet (sync runs not wired to HTTP)"
 
 
 @dataclass
@@ -80,7 +77,7 @@ def seed_sync_runs(services: Services, org_id: UUID) -> list[UUID]:
 def seed_all(client: TestClient, services: Services, org: Tokens) -> Seeded:
     completed, failed = seed_export_runs(client, services, org)
     full, empty = seed_bufdir(client, services, org)
-    syncs = seed_sync_runs(services, org.org_id) if SYNC_RUNS_READY else []
+    syncs = seed_sync_runs(services, org.org_id)
     return Seeded(completed, failed, full, empty, syncs)
 
 

@@ -14,8 +14,6 @@ from interfaces.http.auth import Role
 from interfaces.http.routers.history import to_out
 from tests.integration.conftest import Tokens
 from tests.integration.history_helpers import (
-    SYNC_RUNS_MISSING,
-    SYNC_RUNS_READY,
     events,
     seed_bufdir,
     seed_export_runs,
@@ -175,7 +173,6 @@ def test_secret_looking_keys_never_leave(services: Services) -> None:
     assert out.data == {"nested": {"ok": 1}, "items": [{"name": "n"}]}
 
 
-@pytest.mark.skipif(not SYNC_RUNS_READY, reason=SYNC_RUNS_MISSING)
 def test_sync_run_events(client: TestClient, services: Services, org: Tokens) -> None:
     ok_id, failed_id = seed_sync_runs(services, org.org_id)
     body = events(client, org, "sync-runs", ok_id, Role.ANALYST).json()
