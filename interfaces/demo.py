@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,10 +37,6 @@ CATEGORIES = {
     "parkering": ("Parkering ved {place} sykehus", 40, 260),
 }
 PLACES = ["Tromsø", "Bodø", "Trondheim", "Ålesund", "Bergen", "Stavanger", "Kristiansand", "Hamar"]
-
-#: Extra work demo data needs from other features (e.g. accounting settings), set by bootstrap.
-EXTRA_LOADERS: list[Callable[[Services, DemoOrg], None]] = []
-
 
 def demo_settings(org: DemoOrg) -> dict[str, object]:
     """NS 4102 accounts: 7140 travel, 7100 mileage, 6860 meetings, 6560 supplies; 2930 owed."""
@@ -87,22 +82,25 @@ def demo_claims(org: DemoOrg, today: date, count: int = 40) -> list[ClaimRecord]
 
 
 def load_demo(services: Services) -> bool:
-    """Load once; later starts find the flag and leave the data as the users changed it."""
+    """Load once; later starts find the flag and leave the data as the users changed it.
+
+    Every step is an upsert or records nothing when unchanged, so a start that died half-way
+    simply loads again; the flag is set last."""
     with services.pool.connection() as conn:
-        first = conn.execute(
-            "INSERT INTO service_flags (name) VALUES ('demo_data') ON CONFLICT DO NOTHING RETURNING 1"
-        ).fetchone()
-    if not first:
-        return False
+        if conn.execute("SELECT 1 FROM service_flags WHERE name = 'demo_data'").fetchone():
+            return False
     today = datetime.now(UTC).date()
     for org in ORGS:
+        actor = Actor("demo-loader", org.org_id, "demo-data")
         services.claims.upsert(org.org_id, demo_claims(org, today))
-        services.accounting_settings.configure(
-            org.org_id, demo_settings(org), Actor("demo-loader", org.org_id, "demo-data")
-        )
+        services.accounting_settings.configure(org.org_id, demo_settings(org), actor)
         load_bufdir_demo(services, org)
-        for loader in EXTRA_LOADERS:
-            loader(services, org)
+        # The accounting sync runs monthly, exporting the month that just closed.
+        services.sync.schedules.put(
+            org.org_id, org.target, "0 6 2 * *", "Europe/Oslo", "previous_month", actor
+        )
+    with services.pool.connection() as conn:
+        conn.execute("INSERT INTO service_flags (name) VALUES ('demo_data') ON CONFLICT DO NOTHING")
     return True
 
 

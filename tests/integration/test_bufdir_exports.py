@@ -235,3 +235,19 @@ def test_demo_data_exports_for_each_organisation(client: TestClient, services: S
         rows = sheets(download(client, export["download_url"]))["Aktiviteter"]
         counted = [r[10] for r in rows[1:]]
         assert counted.count("Ja") > 100 and "Nei" in counted
+
+
+def test_demo_data_loads_once_with_schedules_and_accounting_settings(
+    client: TestClient, services: Services
+) -> None:
+    from interfaces.demo import ORGS, load_demo
+
+    assert load_demo(services) is True
+    assert load_demo(services) is False  # the second start leaves the data alone
+    for demo in ORGS:
+        org = Tokens(demo.org_id)
+        schedule = client.get(f"/v1/orgs/{org.org_id}/sync-schedules/{demo.target}",
+                              headers=org.header())
+        assert schedule.status_code == 200 and schedule.json()["cron"] == "0 6 2 * *"
+        settings = client.get(f"/v1/orgs/{org.org_id}/accounting-settings", headers=org.header())
+        assert settings.json()["version"] == 1
