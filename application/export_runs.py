@@ -90,15 +90,8 @@ class TakenClaims:
 
 
 def claims_in_history(history: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
-    """What an auditor reads: every claim a run took, with its amount, from the event log
-    (the ClaimsTaken events; a legacy Started event listed them itself)."""
-    out: list[dict[str, Any]] = []
-    for e in history:
-        if e.type == "ClaimsTaken":
-            out.extend(claim_rows(e.data["claims"]))
-        elif e.type == "Started":
-            out.extend(e.data.get("claims") or [])
-    return out
+    """What an auditor reads: every claim a run took, with its amount, from the event log."""
+    return [c for e in history if e.type == "ClaimsTaken" for c in claim_rows(e.data["claims"])]
 
 
 class ExportRuns:

@@ -74,12 +74,10 @@ def claim_rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
 
 
 def taken_claims(events: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    """Every claim a run took, in order, from its events (also a legacy `Started` list)."""
+    """Every claim a run took, in order, from its `ClaimsTaken` events."""
     for e in events:
         if isinstance(e, ExportRun.ClaimsTaken):  # type: ignore[attr-defined]
             yield from claim_rows(e.claims)
-        elif isinstance(e, ExportRun.Started) and getattr(e, "claims", None):  # type: ignore[attr-defined]
-            yield from e.claims
 
 
 class RunAlreadyExists(DomainError):
@@ -129,7 +127,6 @@ class ExportRun(Aggregate):
         self.record_count = 0
         self.file: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
-        self.completed_at: Any = None
         self.requested_by = actor
         self.requested_via = requested_via
 
@@ -173,14 +170,9 @@ class ExportRun(Aggregate):
     # Events: bodies only apply facts, they are re-run on every replay.
 
     @event("Started")
-    def _started(
-        self,
-        actor: dict[str, str],
-        record_count: int = 0,
-        claims: list[dict[str, Any]] | None = None,  # runs started before ClaimsTaken existed
-    ) -> None:
+    def _started(self, record_count: int, actor: dict[str, str]) -> None:
         self.status = S.RUNNING
-        self.record_count = len(claims) if claims else record_count
+        self.record_count = record_count
 
     @event("ClaimsTaken")
     def _claims_taken(self, batch: int, claims: dict[str, list[Any]], actor: dict[str, str]) -> None:

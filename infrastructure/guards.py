@@ -34,19 +34,6 @@ def _export_requested(e: Any) -> Sequence[Statement]:
     ]
 
 
-def _export_started(e: Any) -> Sequence[Statement]:
-    ids = [c["claim_id"] for c in e.claims or ()]  # a Started of old holds its claims itself
-    if not ids:
-        return []
-    return [
-        (
-            "INSERT INTO claim_reservations (org_id, claim_id, run_id) "
-            "SELECT %(org_id)s, unnest(%(ids)s::uuid[]), %(run_id)s",
-            {"org_id": e.actor["org_id"], "ids": ids, "run_id": e.originator_id},
-        )
-    ]
-
-
 def _export_claims_taken(e: Any) -> Sequence[Statement]:
     return [
         (
@@ -76,7 +63,6 @@ def _export_failed(e: Any) -> Sequence[Statement]:
 
 RULES: list[tuple[type, Any]] = [
     (ExportRun.Requested, _export_requested),
-    (ExportRun.Started, _export_started),  # type: ignore[attr-defined]
     (ExportRun.ClaimsTaken, _export_claims_taken),  # type: ignore[attr-defined]
     (ExportRun.Completed, _export_completed),  # type: ignore[attr-defined]
     (ExportRun.Failed, _export_failed),  # type: ignore[attr-defined]
