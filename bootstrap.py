@@ -66,6 +66,13 @@ class Services:
     audit: AuditTrail
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def catch_up(self, timeout: float = 2.0) -> None:
+        """Read your writes: with projections running in this process, wait until the read
+        models include every event appended so far (bounded; a lagging one is logged)."""
+        projections = self.extras.get("projections")
+        if projections is not None:
+            projections.wait_for(self.store.max_notification_id(), timeout=timeout)
+
     def close(self) -> None:
         self.pool.close()
         self.event_log.close()

@@ -31,10 +31,11 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ExportRunRequest(StrictBody):
+class PeriodBody(StrictBody):
+    """A request for an inclusive period; the end may not come before the start."""
+
     period_start: IsoDate = Field(description="First day, ISO YYYY-MM-DD")
     period_end: IsoDate = Field(description="Last day (inclusive), ISO YYYY-MM-DD")
-    target: ExportTarget
 
     @field_validator("period_end")
     @classmethod
@@ -43,6 +44,10 @@ class ExportRunRequest(StrictBody):
         if start is not None and value < start:
             raise ValueError("period_end must not be before period_start")
         return value
+
+
+class ExportRunRequest(PeriodBody):
+    target: ExportTarget
 
 
 class Accepted(BaseModel):

@@ -14,19 +14,13 @@ from interfaces.http.deps import AUDITORS, ServicesDep, require
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["audit"])
 
 
-def _catch_up(services: Any) -> None:
-    """With projections running in this process, let the chain include the latest events."""
-    projections = services.extras.get("projections")
-    if projections is not None:
-        projections.wait_for(services.store.max_notification_id(), timeout=5.0)
-
 
 @router.get("/audit/verify")
 def verify(
     org_id: UUID, services: ServicesDep, _: Annotated[Any, require(AUDITORS)]
 ) -> dict[str, Any]:
     """Recompute the chain from the stored events; the first mismatch says what happened."""
-    _catch_up(services)
+    services.catch_up(timeout=5.0)
     return services.audit.verify(org_id)
 
 
@@ -39,7 +33,7 @@ def evidence(
     org_id: UUID, run_id: UUID, services: ServicesDep, _: Annotated[Any, require(AUDITORS)]
 ) -> Response:
     """A zip with the run's events, file, sha256, claims and chain links (see its README.txt)."""
-    _catch_up(services)
+    services.catch_up(timeout=5.0)
     try:
         body = services.audit.evidence(org_id, run_id)
     except NotFound:

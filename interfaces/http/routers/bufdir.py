@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool
 
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_config_aggregate import ConfigUnchanged
@@ -16,25 +16,15 @@ from domain.shared import Period
 from interfaces.http import idempotency
 from interfaces.http.auth import Role
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
-from interfaces.http.schemas import IsoDate, StrictBody
+from interfaces.http.schemas import PeriodBody
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["bufdir"])
 
 CONFIG_EDITORS = frozenset({Role.ADMIN})
 
-class BufdirExportRequest(StrictBody):
-    period_start: IsoDate = Field(description="First day, ISO YYYY-MM-DD")
-    period_end: IsoDate = Field(description="Last day (inclusive), ISO YYYY-MM-DD")
+class BufdirExportRequest(PeriodBody):
     format: ReportFormat = ReportFormat.XLSX
     include_attachments: StrictBool = False
-
-    @field_validator("period_end")
-    @classmethod
-    def end_not_before_start(cls, value: date, info: ValidationInfo) -> date:
-        start = info.data.get("period_start")
-        if start is not None and value < start:
-            raise ValueError("period_end must not be before period_start")
-        return value
 
 
 class BufdirAccepted(BaseModel):
@@ -129,9 +119,7 @@ def list_bufdir_exports(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[BufdirExportOut]:
     """Newest first, from the bufdir_audit_log read model."""
-    projections = services.extras.get("projections")
-    if projections is not None:
-        projections.wait_for(services.store.max_notification_id(), timeout=2.0)
+    services.catch_up()
     value = status.value if status else None
     rows = services.read_models.bufdir_exports(org_id, value, limit)
     return [_out_of_row(services, row) for row in rows]

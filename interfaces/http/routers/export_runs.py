@@ -88,9 +88,7 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ExportRunOut]:
     """Newest first, from the export_runs read model."""
-    projections = services.extras.get("projections")
-    if projections is not None:
-        projections.wait_for(services.store.max_notification_id(), timeout=2.0)
+    services.catch_up()
     rows = services.read_models.export_runs(org_id, status.value if status else None, limit)
     return [to_out(services, row) for row in rows]
 

@@ -23,12 +23,6 @@ from interfaces.http.sync_schemas import (
 router = APIRouter(prefix="/v1/orgs/{org_id}/sync-runs", tags=["sync runs"])
 
 
-def _catch_up(services: Any) -> None:
-    """With projections running in this process, let reads include the latest events."""
-    projections = services.extras.get("projections")
-    if projections is not None:
-        projections.wait_for(services.store.max_notification_id(), timeout=2.0)
-
 
 @router.post(
     "", status_code=201, response_model=SyncRunStarted, responses={409: {"model": SyncRunning}}
@@ -85,7 +79,7 @@ def latest(
     org_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
 ) -> list[SyncRunOut]:
     """The most recent run of each integration type, from the sync_run_log read model."""
-    _catch_up(services)
+    services.catch_up()
     return [SyncRunOut.of(row) for row in services.sync.runs.latest(org_id)]
 
 
@@ -99,7 +93,7 @@ def history(
     include_archived: bool = False,
 ) -> list[SyncRunOut]:
     """Runs newest first (`started_at` descending); archived ones too on request."""
-    _catch_up(services)
+    services.catch_up()
     rows = services.sync.runs.history(org_id, integration_type, limit, include_archived)
     return [SyncRunOut.of(row) for row in rows]
 
