@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
-from application.history import as_it_was
-from application.ports import EventStore, FileStorage, Job, NotFound
+from application.history import as_it_was, owned
+from application.ports import EventStore, FileStorage, Job
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_export import LIFECYCLE, BufdirExport, ReportFormat
 from domain.bufdir_export import BufdirExportStatus as S
@@ -119,10 +119,7 @@ class BufdirExports:
         return export.id
 
     def get(self, org_id: UUID, export_id: UUID, version: int | None = None) -> BufdirExport:
-        export = self.store.get(export_id, version=version)
-        if not isinstance(export, BufdirExport) or export.org_id != org_id:
-            raise NotFound(export_id)
-        return export
+        return owned(self.store, BufdirExport, org_id, export_id, version)
 
     def as_it_was(
         self,

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from application.accounting import ExporterRegistry
 from application.errors import ExportRefused
-from application.history import as_it_was
+from application.history import as_it_was, owned
 from application.ports import (
     ClaimSource,
     ClaimsTaken,
@@ -20,7 +20,6 @@ from application.ports import (
     FileStorage,
     IdempotentResponse,
     Job,
-    NotFound,
     PeriodTaken,
     RecordedEvent,
 )
@@ -137,10 +136,7 @@ class ExportRuns:
         return run.id
 
     def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRun:
-        run = self.store.get(run_id, version=version)
-        if not isinstance(run, ExportRun) or run.org_id != org_id:
-            raise NotFound(run_id)
-        return run
+        return owned(self.store, ExportRun, org_id, run_id, version)
 
     def view(
         self,

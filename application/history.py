@@ -16,6 +16,18 @@ class Versioned(Protocol):
 
 
 A = TypeVar("A", bound=Versioned)
+K = TypeVar("K")
+
+
+def owned(
+    store: EventStore, kind: type[K], org_id: UUID, aggregate_id: UUID, version: int | None = None
+) -> K:
+    """The aggregate if it is a `kind` of this organisation; otherwise NotFound, which tells
+    another organisation nothing (its ids look exactly like ids that do not exist)."""
+    found = store.get(aggregate_id, version=version)
+    if not isinstance(found, kind) or getattr(found, "org_id", None) != org_id:
+        raise NotFound(aggregate_id)
+    return found
 
 
 def as_it_was(

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from application.history import as_it_was
+from application.history import as_it_was, owned
 from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound
 from domain.shared import Actor
 from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
@@ -128,10 +128,7 @@ class SyncRuns:
         raise ConcurrentChange()
 
     def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> SyncRun:
-        run = self.store.get(run_id, version=version)
-        if not isinstance(run, SyncRun) or run.org_id != org_id:
-            raise NotFound(run_id)
-        return run
+        return owned(self.store, SyncRun, org_id, run_id, version)
 
     def view(
         self,
