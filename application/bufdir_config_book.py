@@ -1,5 +1,5 @@
 """An organisation's Bufdir configuration: change it (audited, versioned), read it, load it
-for an export (the `ConfigLoader` port of application.bufdir_exports)."""
+for an export (the `ConfigLoader` port of application.ports)."""
 
 from __future__ import annotations
 

@@ -10,15 +10,28 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from application.history import as_it_was, owned
-from application.ports import EventStore, FileStorage, Job
+from application.idempotency import remember
+from application.ports import (
+    ActivitySource,
+    ConcurrentChange,
+    ConfigLoader,
+    EventStore,
+    FileStorage,
+    Freshness,
+    Job,
+    NotFound,
+    ReportWriter,
+    RunListing,
+)
+from application.task_names import EXECUTE_BUFDIR_EXPORT
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_export import LIFECYCLE, BufdirExport, ReportFormat
 from domain.bufdir_export import BufdirExportStatus as S
@@ -27,43 +40,13 @@ from domain.shared import Actor, Period
 
 log = logging.getLogger(__name__)
 
-EXECUTE_TASK = "execute_bufdir_export"
 SYSTEM_SUB = "system:worker"
+TIMEOUT_MESSAGE = "Eksporten ble ikke ferdig innen tidsgrensen og ble avbrutt; start den på nytt."
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
     "zip": "application/zip",
 }
-
-Attachment = tuple[str, str, str]  # (activity_id, file name, local path)
-
-
-class ActivitySource(Protocol):
-    """Activities of an organisation, read in date order without loading them all."""
-
-    def stream(self, org_id: UUID, start: date, end: date) -> Iterator[dict[str, Any]]: ...
-
-    def count(self, org_id: UUID, start: date, end: date) -> int: ...
-
-    def attachments(self, org_id: UUID, activity_ids: Iterable[str]) -> Iterator[Attachment]: ...
-
-
-class ReportWriter(Protocol):
-    def write(
-        self,
-        fmt: str,
-        rows: Iterable[list[Any]],
-        headers: list[str],
-        summary: Summary,
-        out_path: Path,
-    ) -> int: ...
-
-    def bundle(self, report_path: Path, attachments: Iterable[Attachment], out_path: Path) -> int:
-        ...
-
-
-#: (org_id, version or None for the current one) -> (version, document); version 0 = default.
-ConfigLoader = Callable[[UUID, int | None], tuple[int, BufdirConfigDocument]]
 
 _PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~ ]+){2,}[\\/]?")
 
@@ -76,6 +59,11 @@ def short_message(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover - the module is optional
         return _PATHS.sub("[path]", text)[:500]
     return sanitize_error_message(text)[:500]
+
+
+def accepted(export_id: UUID) -> tuple[int, dict[str, Any]]:
+    """The answer to an accepted request (and the one remembered for its Idempotency-Key)."""
+    return 202, {"export_id": str(export_id), "status": "initialised"}
 
 
 @dataclass
@@ -101,8 +89,12 @@ class BufdirExports:
         config_of: ConfigLoader,
         writer: ReportWriter,
         files: FileStorage,
+        listing: RunListing | None = None,
+        freshness: Freshness | None = None,
     ) -> None:
         self.store = store
+        self.listing = listing
+        self.freshness = freshness
         self.activities = activities
         self.config_of = config_of
         self.writer = writer
@@ -110,13 +102,23 @@ class BufdirExports:
 
     def request(
         self, org_id: UUID, period: Period, fmt: ReportFormat, include_attachments: bool,
-        actor: Actor,
+        actor: Actor, idempotency_key: str | None = None,
     ) -> UUID:
-        """Record the export as initialised and queue its pipeline in the same transaction."""
+        """Record the export as initialised and queue its pipeline in the same transaction,
+        with the answer for the Idempotency-Key."""
         version, _config = self.config_of(org_id, None)
         export = BufdirExport.request(org_id, period, fmt, include_attachments, version, actor)
-        self.store.save(export, jobs=[Job(EXECUTE_TASK, {"export_id": str(export.id)})])
+        job = Job(EXECUTE_BUFDIR_EXPORT, {"export_id": str(export.id)})
+        response = remember(org_id, idempotency_key, *accepted(export.id))
+        self.store.save(export, jobs=[job], response=response)
         return export.id
+
+    def recent(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Newest first, from the bufdir_audit_log read model (after catching up)."""
+        assert self.listing is not None, "bootstrap wires the read models"
+        if self.freshness is not None:
+            self.freshness.catch_up()
+        return self.listing.bufdir_exports(org_id, status, limit)
 
     def get(self, org_id: UUID, export_id: UUID, version: int | None = None) -> BufdirExport:
         return owned(self.store, BufdirExport, org_id, export_id, version)
@@ -170,6 +172,24 @@ class BufdirExports:
                     log.warning("bufdir export %s failed in %s", export_id, run.export.status.value)
                     self._fail(run, exc)
                     return
+
+    def fail_if_open(self, export_id: UUID, message: str = TIMEOUT_MESSAGE) -> bool:
+        """Fail the export unless it already ended (the sweep, after the run timeout); True
+        when this call failed it."""
+        for _attempt in range(3):
+            try:
+                export = self.store.get(export_id)
+            except NotFound:
+                return False
+            if not isinstance(export, BufdirExport) or export.is_final:
+                return False
+            export.fail(message, Actor(SYSTEM_SUB, export.org_id, f"sweep:{export_id}"))
+            try:
+                self.store.save(export)
+            except ConcurrentChange:
+                continue
+            return True
+        return False
 
     def _enter(self, run: _Run, command: str) -> None:
         """Record the step unless a previous attempt already did (or it is skipped)."""

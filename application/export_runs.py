@@ -12,17 +12,20 @@ from uuid import UUID
 from application.accounting import ExporterRegistry
 from application.errors import ExportRefused
 from application.history import as_it_was, owned
+from application.idempotency import remember
 from application.ports import (
     ClaimSource,
     ClaimsTaken,
     Clock,
     EventStore,
     FileStorage,
-    IdempotentResponse,
+    Freshness,
     Job,
     PeriodTaken,
     RecordedEvent,
+    RunListing,
 )
+from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import (
     ExportRun,
     ExportRunStatus,
@@ -35,7 +38,6 @@ from domain.shared import Actor, Period
 
 log = logging.getLogger(__name__)
 
-EXECUTE_TASK = "execute_export_run"
 SYSTEM_SUB = "system:worker"
 
 
@@ -74,6 +76,11 @@ class ExportRunView:
         )
 
 
+def accepted(run_id: UUID) -> tuple[int, dict[str, Any]]:
+    """The answer to an accepted request (and the one remembered for its Idempotency-Key)."""
+    return 202, {"run_id": str(run_id), "status": "pending"}
+
+
 class TakenClaims:
     """The claims a run took, exactly as its ClaimsTaken events recorded them, streamed from
     the event log on each iteration: the file is rendered from the events, so its amounts are
@@ -105,6 +112,8 @@ class ExportRuns:
         clock: Clock,
         settings_of: Any = None,
         timeout: timedelta = timedelta(minutes=15),
+        listing: RunListing | None = None,
+        freshness: Freshness | None = None,
     ) -> None:
         self.store = store
         self.claims = claims
@@ -113,6 +122,8 @@ class ExportRuns:
         self.clock = clock
         self.settings_of = settings_of or (lambda org_id: None)
         self.timeout = timeout
+        self.listing = listing
+        self.freshness = freshness
 
     def request_export(
         self,
@@ -124,13 +135,10 @@ class ExportRuns:
     ) -> UUID:
         """Accept a run and queue it, or refuse it if an active run overlaps its period."""
         run = ExportRun.request(org_id, period, target, actor)
-        response = None
-        if idempotency_key is not None:
-            response = IdempotentResponse(
-                org_id, idempotency_key, 202, {"run_id": str(run.id), "status": "pending"}
-            )
+        response = remember(org_id, idempotency_key, *accepted(run.id))
+        job = Job(EXECUTE_EXPORT_RUN, {"run_id": str(run.id)})
         try:
-            self.store.save(run, jobs=[Job(EXECUTE_TASK, {"run_id": str(run.id)})], response=response)
+            self.store.save(run, jobs=[job], response=response)
         except PeriodTaken as taken:
             raise RunAlreadyExists(taken.existing_run_id) from None
         return run.id
@@ -149,15 +157,23 @@ class ExportRuns:
         run = as_it_was(self.store, run_id, lambda v: self.get(org_id, run_id, v), version, as_of)
         return ExportRunView.of(run)
 
-    def execute(self, run_id: UUID) -> None:
-        """Take the claims, write the file, complete; or fail with a code. Safe to run again."""
+    def recent(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Newest first, from the export_runs read model (after catching up with the log)."""
+        assert self.listing is not None, "bootstrap wires the read models"
+        if self.freshness is not None:
+            self.freshness.catch_up()
+        return self.listing.export_runs(org_id, status, limit)
+
+    def execute(self, run_id: UUID) -> ExportRunStatus:
+        """Take the claims, write the file, complete; or fail with a code. Safe to run again.
+        Returns the status the run is left in."""
         run = self.store.get(run_id)
         assert isinstance(run, ExportRun)
         actor = Actor(SYSTEM_SUB, run.org_id, f"run:{run_id}")
         if run.status is ExportRunStatus.PENDING:
             run = self._start(run, actor)
         if run.status is not ExportRunStatus.RUNNING:
-            return  # already ended: a repeated job does nothing
+            return run.status  # already ended: a repeated job does nothing
         try:
             exporter = self.exporters.for_target(run.target.value)
             settings = self.settings_of(run.org_id)
@@ -169,9 +185,10 @@ class ExportRuns:
         except ExportRefused as refused:
             run.fail(refused.code, str(refused), actor)
             self.store.save(run)
-            return
+            return run.status
         run.complete(stored.as_event_data(), actor)
         self.store.save(run)
+        return run.status
 
     def _start(self, run: ExportRun, actor: Actor) -> ExportRun:
         for _attempt in range(5):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from application.ports import EventStore, NotFound
+from application.ports import EventStore, NotFound, RecordedEvent
 
 
 class Versioned(Protocol):
@@ -53,3 +53,15 @@ def as_it_was(
     if version > latest.version:
         raise NotFound(aggregate_id)
     return load(version)
+
+
+class RunHistory:
+    """The recorded events of one run of any kind, for its organisation only."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def events(self, org_id: UUID, kind: type, aggregate_id: UUID) -> list[RecordedEvent]:
+        """NotFound unless the id is a `kind` of this organisation."""
+        owned(self.store, kind, org_id, aggregate_id)
+        return self.store.history(aggregate_id)

@@ -1,14 +1,20 @@
-"""What the use cases need from the outside world, as Protocols implemented in infrastructure/."""
+"""Every port: what the use cases need from the outside world, as Protocols that
+infrastructure/ implements and tests/unit/fakes.py fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+
+from application.activities import ActivityRecord
+from domain.bufdir_config import BufdirConfigDocument
+from domain.bufdir_rules import Summary
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -161,6 +167,8 @@ class FileStorage(Protocol):
 class UrlSigner(Protocol):
     def sign(self, path: str) -> str: ...
 
+    def verify(self, path: str, token: str) -> bool: ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -199,3 +207,149 @@ class IdempotencyKeys(Protocol):
     def finish(self, org_id: UUID, key: str, status_code: int, body: dict[str, Any]) -> None: ...
 
     def abandon(self, org_id: UUID, key: str) -> None: ...
+
+    def purge(self, older_than_hours: int) -> int: ...
+
+
+# --- Source data -----------------------------------------------------------------------------
+
+Attachment = tuple[str, str, str]  # (activity_id, file name, local path)
+
+
+class ActivitySource(Protocol):
+    """Activities of an organisation, read in date order without loading them all."""
+
+    def stream(self, org_id: UUID, start: date, end: date) -> Iterator[dict[str, Any]]: ...
+
+    def count(self, org_id: UUID, start: date, end: date) -> int: ...
+
+    def attachments(self, org_id: UUID, activity_ids: Iterable[str]) -> Iterator[Attachment]: ...
+
+
+class ActivityRecords(ActivitySource, Protocol):
+    """The activity table as the import writes it."""
+
+    def upsert(self, org_id: UUID, activities: Sequence[ActivityRecord]) -> int: ...
+
+    def exists(self, org_id: UUID, activity_id: str) -> bool: ...
+
+    def add_attachment(self, org_id: UUID, activity_id: str, name: str, stored: StoredFile) -> None:
+        ...
+
+
+# --- Bufdir reports --------------------------------------------------------------------------
+
+
+class ReportWriter(Protocol):
+    def write(
+        self,
+        fmt: str,
+        rows: Iterable[list[Any]],
+        headers: list[str],
+        summary: Summary,
+        out_path: Path,
+    ) -> int: ...
+
+    def bundle(self, report_path: Path, attachments: Iterable[Attachment], out_path: Path) -> int:
+        ...
+
+
+#: (org_id, version or None for the current one) -> (version, document); version 0 = default.
+ConfigLoader = Callable[[UUID, int | None], tuple[int, BufdirConfigDocument]]
+
+
+# --- Read models -----------------------------------------------------------------------------
+
+
+class SyncRunLog(Protocol):
+    """The sync_run_log read model."""
+
+    def latest(self, org_id: UUID) -> list[dict[str, Any]]: ...
+
+    def history(
+        self, org_id: UUID, integration_type: str | None, limit: int, include_archived: bool
+    ) -> list[dict[str, Any]]: ...
+
+    def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]: ...
+
+
+class RunListing(Protocol):
+    """Newest-first lists of one organisation's runs, from the read models."""
+
+    def export_runs(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def bufdir_exports(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
+        ...
+
+
+class Freshness(Protocol):
+    """Read your writes: wait (bounded) until the read models hold every event appended so far."""
+
+    def catch_up(self, timeout: float = 2.0) -> None: ...
+
+
+# --- Schedules, upkeep, audit ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    org_id: UUID
+    integration_type: str
+    cron: str
+    timezone: str
+    period: str
+    configured_at: datetime
+    last_scheduled_for: datetime | None
+
+
+class ScheduleTable(Protocol):
+    def due_candidates(self) -> list[ScheduleRow]: ...
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A run that has not ended, as the guard and job tables tell it (never the read models)."""
+
+    run_id: UUID
+    status: str
+    timed_out: bool = False
+    has_job: bool = False
+    export_run_id: UUID | None = None
+
+
+class UpkeepTables(Protocol):
+    """What the sweep reads and queues: guard rows of open runs and the job queue."""
+
+    def running_export_runs(self) -> list[UUID]: ...
+
+    def orphaned_pending_export_runs(self, older_than_seconds: int) -> list[UUID]: ...
+
+    def open_bufdir_exports(self, timeout_seconds: int, idle_seconds: int) -> list[OpenRun]: ...
+
+    def running_syncs(self) -> list[OpenRun]: ...
+
+    def defer(self, job: Job) -> None: ...
+
+
+class AuditLedger(Protocol):
+    """The audit hash chain over the stored events."""
+
+    def verify(self, org_id: UUID) -> dict[str, Any]: ...
+
+    def evidence(self, org_id: UUID, run_id: UUID) -> bytes:
+        """The evidence zip of a run the caller has already checked belongs to `org_id`."""
+        ...
+
+    def log_heads(self) -> int:
+        """Log each organisation's chain head (the daily job); how many were logged."""
+        ...
+
+
+class RunCounters(Protocol):
+    """Counters an operator watches (per process)."""
+
+    def export_run_finished(self, status: str) -> None: ...
+
+    def scheduled_sync_started(self, drift_flagged: bool) -> None: ...
+
+    def sync_timed_out(self) -> None: ...

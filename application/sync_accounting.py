@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from application.export_runs import ExportRuns
 from application.ports import ConcurrentChange, EventStore, Job, NotFound
+from application.task_names import SETTLE_ACCOUNTING_SYNC
 from domain.export_run import ExportRun, ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.schedules import DEFAULT_TIMEZONE, previous_month
 from domain.shared import Actor, Period
@@ -24,7 +25,6 @@ from domain.sync_schedule import validate_period
 
 log = logging.getLogger(__name__)
 
-SETTLE_TASK = "settle_accounting_sync"
 SYSTEM_SUB = "system:scheduler"
 
 
@@ -55,7 +55,7 @@ class AccountingSyncs:
                 export_id = exists.existing_run_id
             try:
                 run.link_export_run(export_id, actor)
-                self.store.save(run, jobs=[Job(SETTLE_TASK, {"sync_run_id": str(run.id)})])
+                self.store.save(run, jobs=[Job(SETTLE_ACCOUNTING_SYNC, {"sync_run_id": str(run.id)})])
             except ConcurrentChange:
                 return  # another job linked it (and queued the settling)
         self.settle(run.id)

@@ -6,11 +6,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from application.history import as_it_was, owned
-from application.ports import Clock, ConcurrentChange, EventStore, Job, NotFound
+from application.ports import (
+    Clock,
+    ConcurrentChange,
+    EventStore,
+    Freshness,
+    Job,
+    NotFound,
+    SyncRunLog,
+)
 from domain.shared import Actor
 from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
 from domain.sync_schedule import SyncLogArchive, archive_id
@@ -65,18 +73,6 @@ class SyncRunView:
         return asdict(self)
 
 
-class SyncRunLog(Protocol):
-    """The sync_run_log read model."""
-
-    def latest(self, org_id: UUID) -> list[dict[str, Any]]: ...
-
-    def history(
-        self, org_id: UUID, integration_type: str | None, limit: int, include_archived: bool
-    ) -> list[dict[str, Any]]: ...
-
-    def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]: ...
-
-
 class SyncRuns:
     """Sync runs as the API, the scheduler and the sweeper use them."""
 
@@ -86,7 +82,9 @@ class SyncRuns:
         log_view: SyncRunLog,
         clock: Clock,
         timeout_of: Callable[[str], timedelta] = lambda _type: timedelta(hours=1),
+        freshness: Freshness | None = None,
     ) -> None:
+        self.freshness = freshness
         self.store = store
         self.log_view = log_view
         self.clock = clock
@@ -142,7 +140,12 @@ class SyncRuns:
         return SyncRunView.of(run)
 
     def latest(self, org_id: UUID) -> list[dict[str, Any]]:
+        self._catch_up()
         return self.log_view.latest(org_id)
+
+    def _catch_up(self) -> None:
+        if self.freshness is not None:
+            self.freshness.catch_up()
 
     def history(
         self,
@@ -153,6 +156,7 @@ class SyncRuns:
     ) -> list[dict[str, Any]]:
         if integration_type is not None:
             validate_integration_type(integration_type)
+        self._catch_up()
         return self.log_view.history(org_id, integration_type, limit, include_archived)
 
     def fail_if_stuck(self, run_id: UUID) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from application.ports import (
@@ -22,9 +22,12 @@ from application.ports import (
     Job,
     NotFound,
     ScheduledSyncTaken,
+    ScheduleRow,
+    ScheduleTable,
     SyncAlreadyRunning,
 )
 from application.sync_runs import SyncRuns
+from application.task_names import RUN_ACCOUNTING_SYNC
 from domain.schedules import due_times
 from domain.shared import Actor
 from domain.sync_run import SyncRun, TriggeredBy
@@ -33,23 +36,7 @@ from domain.sync_schedule import SyncSchedule, schedule_id
 log = logging.getLogger(__name__)
 
 SCHEDULER_SUB = "system:scheduler"
-ACCOUNTING_TASK = "run_accounting_sync"
 ACCOUNTING_TYPES = frozenset({"xledger", "dynamics"})
-
-
-@dataclass(frozen=True)
-class ScheduleRow:
-    org_id: UUID
-    integration_type: str
-    cron: str
-    timezone: str
-    period: str
-    configured_at: datetime
-    last_scheduled_for: datetime | None
-
-
-class ScheduleTable(Protocol):
-    def due_candidates(self) -> list[ScheduleRow]: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +124,7 @@ class SyncSchedules:
             if row.integration_type not in ACCOUNTING_TYPES:
                 return []
             args = {"sync_run_id": str(run.id), "timezone": row.timezone, "period": row.period}
-            return [Job(ACCOUNTING_TASK, args)]
+            return [Job(RUN_ACCOUNTING_SYNC, args)]
 
         try:
             run = self.runs.start(

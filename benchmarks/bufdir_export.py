@@ -68,9 +68,8 @@ def seed(services: Services, org_id: UUID, count: int) -> None:
 
 def drain(services: Services) -> None:
     from infrastructure.queue import build_queue
-    from interfaces.server import task_handlers
 
-    queue = build_queue(services.database_url, task_handlers(services))
+    queue = build_queue(services.database_url, services.task_handlers())
 
     async def run() -> None:
         async with queue.open_async():

@@ -72,7 +72,7 @@ def _as_activity(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class PostgresActivities:
-    """Implements application.bufdir_exports.ActivitySource, plus the import side."""
+    """Implements the ActivityRecords port (application.ports): the import side and the reads."""
 
     def __init__(self, pool: ConnectionPool, files: FsspecStorage) -> None:
         self.pool = pool

@@ -1,4 +1,5 @@
-"""The daily log line of every organisation's audit chain head.
+"""The AuditLedger port (chain check, evidence bundle, daily heads) and the daily log line of
+every organisation's audit chain head.
 
 An auditor who keeps these lines (or the head of an evidence bundle) can later show that the
 events *and* the chain were not rewritten together: a recomputed head must extend a kept one.
@@ -10,7 +11,6 @@ run as a possible secret (infrastructure/log_safety.py); remove the spaces to co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -19,12 +19,13 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from infrastructure.audit import head
+from infrastructure.audit import head, verify_chain
+from infrastructure.event_store import PostgresEventStore
+from infrastructure.evidence import build_evidence_zip
+from infrastructure.files import FsspecStorage
 
 log = logging.getLogger(__name__)
 
-TASK = "log_audit_heads"
-DAILY = "0 3 * * *"
 ORGS_SQL = "SELECT DISTINCT org_id FROM audit_chain ORDER BY org_id"
 
 
@@ -53,11 +54,20 @@ def log_heads(conn: psycopg.Connection[Any]) -> list[ChainHead]:
     return heads
 
 
-def periodic(pool: ConnectionPool) -> dict[str, tuple[str, Callable[[int], None]]]:
-    """The daily job for `TaskHandlers.periodic`."""
+class PostgresAuditLedger:
+    def __init__(self, pool: ConnectionPool, store: PostgresEventStore, files: FsspecStorage) -> None:
+        self.pool = pool
+        self.store = store
+        self.files = files
 
-    def log_audit_heads(timestamp: int) -> None:
-        with pool.connection() as conn:
-            log_heads(conn)
+    def verify(self, org_id: UUID) -> dict[str, Any]:
+        with self.pool.connection() as conn:
+            return verify_chain(conn, org_id).as_dict()
 
-    return {TASK: (DAILY, log_audit_heads)}
+    def evidence(self, org_id: UUID, run_id: UUID) -> bytes:
+        with self.pool.connection() as conn:
+            return build_evidence_zip(conn, self.store, self.files, org_id, run_id)
+
+    def log_heads(self) -> int:
+        with self.pool.connection() as conn:
+            return len(log_heads(conn))

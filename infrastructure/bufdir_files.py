@@ -149,7 +149,7 @@ def bundle_zip(
 
 
 class BufdirFileWriter:
-    """The ReportWriter port (application.bufdir_exports) over the functions above."""
+    """The ReportWriter port (application.ports) over the functions above."""
 
     def write(
         self,

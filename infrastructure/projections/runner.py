@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,21 @@ class ProjectionSupervisor:
         self.stopping.set()
         for t in self.threads:
             t.join(timeout=10)
+
+
+class ProjectionCatchUp:
+    """The Freshness port: with projections running in this process (`supervisor` set by the
+    server), wait until the read models include every event appended so far (bounded; a
+    lagging one is logged). Without them it returns at once."""
+
+    def __init__(self, head: Callable[[], int]) -> None:
+        self.head = head
+        self.supervisor: ProjectionSupervisor | None = None
+
+    def catch_up(self, timeout: float = 2.0) -> None:
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.wait_for(self.head(), timeout=timeout)
 
 
 def lags(conn: psycopg.Connection[Any]) -> list[Lag]:

@@ -76,7 +76,7 @@ def latest_runs(conn: psycopg.Connection[Any], org_id: UUID) -> list[dict[str, A
 
 
 class PostgresSyncRunLog:
-    """Implements application.sync_runs.SyncRunLog on the read model's tables."""
+    """Implements the SyncRunLog port (application.ports) on the read model's tables."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.routing import Match
 
-from bootstrap import Services
+from application.services import ApplicationServices
 from interfaces.http import errors
 from interfaces.http.metrics import LATENCY, REQUESTS
 from interfaces.http.routers import (
@@ -50,26 +50,32 @@ def route_template(request: Request) -> str:
 
 
 def create_app(
-    services: Services,
+    services: ApplicationServices,
     readiness: Readiness,
+    *,
+    jwt_secret: str,
+    max_body_bytes: int = 5 * 1024 * 1024,
     lifespan: Any = None,
     refresh_metrics: Callable[[], None] | None = None,
+    routers: Iterable[APIRouter] = (),
 ) -> FastAPI:
+    """The API over the application services that bootstrap wired (interfaces.server)."""
     app = FastAPI(
         title="export-service",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=services.settings.max_body_bytes,  # 413, declared or streamed
+        max_body_size=max_body_bytes,  # 413, declared or streamed
     )
     app.state.services = services
+    app.state.jwt_secret = jwt_secret
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     errors.install(app)
     for module in (ops, claims, accounting_settings, audit, export_runs, files, activities, bufdir,
                    history, sync_runs, sync_schedules):
         app.include_router(module.router)
-    for extra in services.extras.get("routers", []):
+    for extra in routers:
         app.include_router(extra)
 
     @app.middleware("http")

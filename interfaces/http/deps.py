@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bootstrap import Services
+from application.services import ApplicationServices
 from domain.shared import Actor
 from interfaces.http.auth import InvalidToken, Principal, Role, decode
 
@@ -20,23 +20,23 @@ SYNC_STARTERS = frozenset({Role.SCHEDULER, Role.COORDINATOR, Role.ADMIN})
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def get_services(request: Request) -> ApplicationServices:
+    """The use cases (application services only: routers never see an adapter)."""
+    services: ApplicationServices = request.app.state.services
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[ApplicationServices, Depends(get_services)]
 
 
 def get_principal(
     request: Request,
-    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return decode(credentials.credentials, services.jwt_secret)
+        return decode(credentials.credentials, request.app.state.jwt_secret)
     except InvalidToken:
         raise HTTPException(
             401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}

@@ -57,9 +57,8 @@ def org() -> Tokens:
 def drain_queue(services: Services) -> None:
     """Run a worker until the queue is empty (wait=False), as a separate worker machine would."""
     from infrastructure.queue import build_queue
-    from interfaces.server import task_handlers
 
-    queue = build_queue(services.database_url, task_handlers(services))
+    queue = build_queue(services.database_url, services.task_handlers())
 
     async def run() -> None:
         async with queue.open_async():

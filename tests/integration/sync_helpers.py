@@ -20,16 +20,17 @@ def sync_log_running(services: Services) -> Iterator[ProjectionSupervisor]:
     """The sync_run_log projection in the background, as `serve` runs it."""
     supervisor = ProjectionSupervisor(services.env, names=["sync_run_log"])
     supervisor.start()
-    services.extras["projections"] = supervisor
+    services.projections.supervisor = supervisor
     try:
         yield supervisor
     finally:
-        services.extras.pop("projections", None)
+        services.projections.supervisor = None
         supervisor.stop()
 
 
 def catch_up(services: Services) -> None:
-    projections = services.extras["projections"]
+    projections = services.projections.supervisor
+    assert projections is not None
     for _ in range(50):
         if projections.runners.get("sync_run_log") is not None:
             break

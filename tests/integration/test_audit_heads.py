@@ -8,13 +8,13 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from application.task_names import LOG_AUDIT_HEADS
 from bootstrap import Services
 from infrastructure import audit_heads
 from infrastructure.audit import verify_chain
 from infrastructure.log_safety import SafeRecords
 from infrastructure.projections.runner import rebuild
 from infrastructure.queue import build_queue
-from interfaces.server import task_handlers
 from tests.integration.projection_helpers import append_runs
 
 
@@ -23,12 +23,12 @@ def test_daily_job_logs_every_orgs_head(
 ) -> None:
     append_runs(services, 3)
     rebuild(services.env, "audit_chain", timeout=30)
-    handlers = task_handlers(services)
-    cron, job = handlers.periodic[audit_heads.TASK]
+    handlers = services.task_handlers()
+    cron, job = handlers.periodic[LOG_AUDIT_HEADS]
     assert cron == "0 3 * * *"
     queue = build_queue(services.database_url, handlers)
     registered = {task.task.name: task.cron for task in queue.periodic_registry.periodic_tasks.values()}
-    assert registered[audit_heads.TASK] == cron
+    assert registered[LOG_AUDIT_HEADS] == cron
 
     with caplog.at_level(logging.INFO, logger="infrastructure.audit_heads"):
         job(1_700_000_000)

@@ -13,10 +13,8 @@ from fastapi.testclient import TestClient
 from bootstrap import Services
 from domain.bufdir_config import DEFAULT_CONFIG
 from domain.shared import Actor
-from infrastructure.bufdir_maintenance import sweep_bufdir_exports
 from infrastructure.projections.runner import rebuild
 from interfaces.http.auth import Role
-from interfaces.server import sweep
 from tests.integration.bufdir_helpers import (
     PDF,
     activity,
@@ -192,7 +190,7 @@ def test_killed_worker_is_requeued_and_completes(
     drain_queue(services)
     assert get_export(client, org, export_id)["status"] == "querying_activities"
     rebuild(services.env, "bufdir_audit_log")
-    requeued, failed = sweep_bufdir_exports(services.pool, services.store, 900, idle_seconds=0)
+    requeued, failed = services.upkeep.sweep_bufdir_exports(idle_seconds=0)
     assert requeued == [UUID(export_id)] and failed == []
     drain_queue(services)
     export = get_export(client, org, export_id)
@@ -207,9 +205,9 @@ def test_export_open_past_the_timeout_is_failed_by_the_sweep(
     export_id = request_export(client, org)
     _die_after_querying(services, export_id)
     rebuild(services.env, "bufdir_audit_log")
-    services.settings.run_timeout_seconds = 1
+    services.upkeep.run_timeout_seconds = 1
     time.sleep(1.1)
-    sweep(services)
+    services.upkeep.sweep()
     export = get_export(client, org, export_id)
     assert export["status"] == "failed" and export["download_url"] is None
     assert "tidsgrensen" in export["error_message"]

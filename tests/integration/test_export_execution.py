@@ -142,7 +142,6 @@ def test_rolled_back_append_leaves_no_job(client: TestClient, services: Services
 def test_pending_run_whose_job_was_lost_is_requeued_by_the_sweep(
     client: TestClient, services: Services, org: Tokens
 ) -> None:
-    from infrastructure.maintenance import Maintenance
     from infrastructure.projections.runner import rebuild
 
     setup_org(client, org, [claim_json("2025-01-10")])
@@ -150,6 +149,6 @@ def test_pending_run_whose_job_was_lost_is_requeued_by_the_sweep(
     with psycopg.connect(services.database_url) as conn:  # the job vanished (e.g. purged by hand)
         conn.execute("DELETE FROM procrastinate_jobs")
     rebuild(services.env, "export_runs")
-    assert [str(i) for i in Maintenance(services.pool).requeue_orphaned_pending(0)] == [run_id]
+    assert [str(i) for i in services.upkeep.requeue_orphaned_export_runs(0)] == [run_id]
     drain_queue(services)
     assert get_run(client, org, run_id)["status"] == "completed"

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from bootstrap import Services
 from interfaces.http.auth import Role
 from tests.integration.conftest import SECRET, Tokens
 
@@ -42,17 +43,19 @@ def test_accepted_then_duplicate_then_read(client: TestClient, org: Tokens) -> N
     assert body["created_at"].endswith(("Z", "+00:00")) and body["completed_at"] is None
 
 
-def test_list_is_newest_first_with_status_and_limit(client: TestClient, org: Tokens) -> None:
+def test_list_is_newest_first_with_status_and_limit(
+    client: TestClient, org: Tokens, services: Services
+) -> None:
     ids = []
     for month in ("01", "02", "03"):
         body = {"period_start": f"2025-{month}-01", "period_end": f"2025-{month}-28",
                 "target": "dynamics"}
         ids.append(client.post(url(org), json=body, headers=org.header()).json()["run_id"])
         time.sleep(0.01)
-    client.app.state.services.extras.pop("projections", None)  # type: ignore[attr-defined]
+    services.projections.supervisor = None
     from infrastructure.projections.runner import rebuild
 
-    rebuild(client.app.state.services.env, "export_runs")  # type: ignore[attr-defined]
+    rebuild(services.env, "export_runs")
     listed = client.get(url(org), headers=org.header(Role.AUDITOR)).json()
     assert [r["run_id"] for r in listed] == ids[::-1]
     limited = client.get(url(org, "?limit=2&status=pending"), headers=org.header()).json()
@@ -188,8 +191,10 @@ def test_errors_carry_no_internals(client: TestClient, org: Tokens) -> None:
     assert response.json()["correlation_id"] == response.headers["X-Request-ID"]
 
 
-def test_oversized_bodies_are_413_declared_or_streamed(client: TestClient, org: Tokens) -> None:
-    limit = client.app.state.services.settings.max_body_bytes  # type: ignore[attr-defined]
+def test_oversized_bodies_are_413_declared_or_streamed(
+    client: TestClient, org: Tokens, services: Services
+) -> None:
+    limit = services.settings.max_body_bytes
     h = {**org.header(), "Content-Type": "application/json"}
     big = b'{"claims": [' + b" " * (limit + 10) + b"]}"
     assert client.put(f"/v1/orgs/{org.org_id}/claims", content=big, headers=h).status_code == 413
@@ -205,10 +210,11 @@ def test_oversized_bodies_are_413_declared_or_streamed(client: TestClient, org: 
     assert client.get(url(org), headers=org.header()).status_code == 200
 
 
-def test_idempotency_answers_are_kept_at_least_a_day(client: TestClient, org: Tokens) -> None:
+def test_idempotency_answers_are_kept_at_least_a_day(
+    client: TestClient, org: Tokens, services: Services
+) -> None:
     import psycopg
 
-    services = client.app.state.services  # type: ignore[attr-defined]
     for key, month in (("day-old", "01"), ("two-days-old", "02")):
         body = {**JAN, "period_start": f"2025-{month}-01", "period_end": f"2025-{month}-28"}
         assert client.post(url(org), json=body, headers={**org.header(), "Idempotency-Key": key}).status_code == 202

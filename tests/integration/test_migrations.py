@@ -49,13 +49,12 @@ def test_period_guard_is_an_exclusion_constraint(db_url: str) -> None:
 
 
 def test_readyz_is_503_until_migrated(empty_db_url: str, settings) -> None:  # type: ignore[no-untyped-def]
-    from bootstrap import bootstrap
+    from bootstrap import bootstrap, readiness_of
     from interfaces.http.app import create_app
-    from interfaces.server import readiness_of
 
     services = bootstrap(settings, database_url=empty_db_url)
     try:
-        app = create_app(services, readiness_of(empty_db_url))
+        app = create_app(services.app, readiness_of(empty_db_url), jwt_secret=services.jwt_secret)
         with TestClient(app) as client:
             assert client.get("/healthz").status_code == 200
             assert client.get("/readyz").status_code == 503
@@ -66,7 +65,7 @@ def test_readyz_is_503_until_migrated(empty_db_url: str, settings) -> None:  # t
 
 
 def test_readyz_is_503_when_the_database_is_unreachable() -> None:
-    from interfaces.server import readiness_of
+    from bootstrap import readiness_of
 
     ok, reason = readiness_of("postgresql://nobody@127.0.0.1:1/none")()
     assert (ok, reason) == (False, "database unreachable")

@@ -239,8 +239,8 @@ def test_latest_history_and_archive_survive_a_rebuild(
 
         # 91 days later the daily job archives every finished run; the running one stays hot.
         later = datetime.now(UTC) + timedelta(days=91)
-        assert services.sync.runs.archive(now=later) == [org.org_id]
-        assert services.sync.runs.archive(now=later) == []  # the same cut-off again: nothing
+        assert services.app.sync_runs.archive(now=later) == [org.org_id]
+        assert services.app.sync_runs.archive(now=later) == []  # the same cut-off again: nothing
         catch_up(services)
         hot = client.get(url(org), headers=org.header()).json()
         assert [r["run_id"] for r in hot] == [ids["xledger"][-1]]
@@ -269,15 +269,14 @@ def snapshot(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
 def test_stuck_run_is_failed_by_the_sweep_and_its_guard_released(
     services: Services, client: TestClient, org: Tokens, db_url: str
 ) -> None:
-    from interfaces.server import sweep
 
     run_id = start(client, org).json()["run_id"]
     fresh = start(client, org, "hubspot").json()["run_id"]
-    sweep(services)
+    services.upkeep.sweep()
     assert len(guard_rows(db_url, org.org_id)) == 2  # nothing is stuck yet
-    services.sync.runs.clock = FixedClock(datetime.now(UTC) + timedelta(hours=1, seconds=5))
-    services.sync.runs.timeout_of = lambda kind: timedelta(hours=2 if kind == "hubspot" else 1)
-    sweep(services)
+    services.app.sync_runs.clock = FixedClock(datetime.now(UTC) + timedelta(hours=1, seconds=5))
+    services.app.sync_runs.timeout_of = lambda kind: timedelta(hours=2 if kind == "hubspot" else 1)
+    services.upkeep.sweep()
     run = client.get(url(org, f"/{run_id}"), headers=org.header()).json()
     assert run["status"] == "failed"
     assert "timed out" in run["error_message"] and "3600 seconds" in run["error_message"]

@@ -126,10 +126,10 @@ def test_missed_ticks_are_caught_up_once_and_drift_is_flagged(
     slot = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
     configure(client, org, "hubspot", cron_at(slot), db_url, days_ago=3)  # 3 slots missed
     before = drift_count()
-    started = services.sync.tick()
+    started = services.upkeep.sync_tick()
     assert len(started) == 1
     assert [r[2] for r in started_runs(db_url, org.org_id)] == [slot]
-    assert services.sync.tick() == []  # a repeated tick
+    assert services.upkeep.sync_tick() == []  # a repeated tick
     run = client.get(f"/v1/orgs/{org.org_id}/sync-runs/{started[0]}", headers=org.header()).json()
     assert run["triggered_by"] == "scheduler" and run["drift_flagged"] is True
     assert run["scheduled_for"].startswith(slot.strftime("%Y-%m-%dT%H:%M"))
@@ -145,8 +145,8 @@ def test_on_time_start_is_not_flagged(
     slot = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
     configure(client, org, "hubspot", cron_at(slot), db_url, days_ago=1)
     before = drift_count()
-    [run_id] = services.sync.tick()
-    run = services.sync.runs.view(org.org_id, run_id)
+    [run_id] = services.upkeep.sync_tick()
+    run = services.app.sync_runs.view(org.org_id, run_id)
     assert run.drift_flagged is False and run.scheduled_for == slot
     assert drift_count() == before
 
@@ -156,7 +156,7 @@ def test_a_late_repeated_start_of_the_same_scheduled_time_is_refused_by_the_data
 ) -> None:
     slot = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
     configure(client, org, "hubspot", cron_at(slot), db_url)
-    [first] = services.sync.tick()
+    [first] = services.upkeep.sync_tick()
     r = client.post(
         f"/v1/orgs/{org.org_id}/sync-runs/{first}/status",
         json={"status": "completed"},
@@ -165,7 +165,7 @@ def test_a_late_repeated_start_of_the_same_scheduled_time_is_refused_by_the_data
     assert r.status_code == 200  # nothing is running now: only the key can refuse
     actor = Actor("system:scheduler", org.org_id, "late")
     with pytest.raises(ScheduledSyncTaken) as taken:
-        services.sync.runs.start(org.org_id, "hubspot", "scheduler", actor, slot)
+        services.app.sync_runs.start(org.org_id, "hubspot", "scheduler", actor, slot)
     assert taken.value.existing_run_id == first
     # Even a tick that lost its memory of the last start cannot start it again.
     rows(
@@ -174,7 +174,7 @@ def test_a_late_repeated_start_of_the_same_scheduled_time_is_refused_by_the_data
         "WHERE org_id = %s RETURNING 1",
         org.org_id,
     )
-    assert services.sync.tick() == []
+    assert services.upkeep.sync_tick() == []
     assert len(started_runs(db_url, org.org_id)) == 1
 
 
@@ -191,7 +191,7 @@ def test_concurrent_ticks_on_many_workers_start_each_scheduled_sync_once(
 
     def tick(_: int) -> list[UUID]:
         barrier.wait()
-        return services.sync.tick()
+        return services.upkeep.sync_tick()
 
     with ThreadPoolExecutor(ticks) as threads:
         results = list(threads.map(tick, range(ticks)))
@@ -227,7 +227,7 @@ def test_scheduled_accounting_sync_exports_the_closed_month_once(
     )
     slot = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
     configure(client, org, "xledger", cron_at(slot), db_url)
-    [sync_id] = services.sync.tick()
+    [sync_id] = services.upkeep.sync_tick()
     drain_queue(services)
     sync = client.get(f"/v1/orgs/{org.org_id}/sync-runs/{sync_id}", headers=org.header()).json()
     assert sync["status"] == "completed", sync
@@ -246,9 +246,9 @@ def test_scheduled_accounting_sync_exports_the_closed_month_once(
         org.org_id,
     )
     rows(db_url, "DELETE FROM scheduled_sync_starts WHERE org_id = %s RETURNING 1", org.org_id)
-    [second] = services.sync.tick()
+    [second] = services.upkeep.sync_tick()
     drain_queue(services)
-    again = services.sync.runs.view(org.org_id, second)
+    again = services.app.sync_runs.view(org.org_id, second)
     assert again.status == "completed" and again.export_run_id == UUID(sync["export_run_id"])
     exports = rows(
         db_url,
@@ -273,9 +273,9 @@ def test_scheduled_accounting_sync_fails_with_its_export(
     )
     slot = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
     configure(client, org, "dynamics", cron_at(slot), db_url)
-    [sync_id] = services.sync.tick()
+    [sync_id] = services.upkeep.sync_tick()
     drain_queue(services)  # no accounting settings: the export fails (unmapped_category)
-    sync = services.sync.runs.view(org.org_id, sync_id)
+    sync = services.app.sync_runs.view(org.org_id, sync_id)
     assert sync.status == "failed" and sync.export_run_id is not None
     assert sync.error_message is not None and "unmapped_category" in sync.error_message
     assert rows(db_url, "SELECT count(*) FROM running_syncs WHERE org_id = %s", org.org_id) == [
@@ -285,9 +285,8 @@ def test_scheduled_accounting_sync_fails_with_its_export(
 
 def test_the_worker_registers_the_periodic_tick_and_archival(services: Services) -> None:
     from infrastructure.queue import build_queue
-    from interfaces.server import task_handlers
 
-    queue = build_queue(services.database_url, task_handlers(services))
+    queue = build_queue(services.database_url, services.task_handlers())
     periodic = {t.periodic_id: t.cron for t in queue.periodic_registry.periodic_tasks.values()}
     assert periodic["sync_tick"] == "* * * * *"
     assert "sync_archive" in periodic

@@ -12,8 +12,9 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
-from application.bufdir_exports import EXECUTE_TASK, BufdirExports
+from application.bufdir_exports import BufdirExports
 from application.ports import IdempotentResponse, Job, NotFound, RecordedEvent, StoredFile
+from application.task_names import EXECUTE_BUFDIR_EXPORT
 from domain.bufdir_config import DEFAULT_CONFIG, BufdirConfigDocument
 from domain.bufdir_export import ReportFormat
 from domain.bufdir_rules import Summary
@@ -143,7 +144,7 @@ def requested(exports: BufdirExports, log: list[str], fmt: ReportFormat = Report
 def test_request_saves_initialised_with_a_job() -> None:
     exports, _log, store, _ = build([])
     export_id = exports.request(ORG, PERIOD, ReportFormat.CSV, False, ACTOR)
-    assert store.jobs == [Job(EXECUTE_TASK, {"export_id": str(export_id)})]
+    assert store.jobs == [Job(EXECUTE_BUFDIR_EXPORT, {"export_id": str(export_id)})]
     assert exports.view(ORG, export_id)["status"] == "initialised"
     with pytest.raises(NotFound):
         exports.view(uuid4(), export_id)

@@ -10,8 +10,9 @@ import pytest
 
 from application.accounting import ExporterRegistry
 from application.errors import ExportRefused
-from application.export_runs import EXECUTE_TASK, ExportRuns
+from application.export_runs import ExportRuns
 from application.ports import ClaimRecord, NotFound
+from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.shared import Actor, Period
 from tests.unit.fakes import CsvExporter, FakeClaims, FakeEventStore, FakeStorage, FixedClock
@@ -47,7 +48,7 @@ def test_request_queues_the_run_in_the_same_save() -> None:
     runs, store, _, _ = service()
     run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR, idempotency_key="k1")
     assert runs.view(ORG, run_id).status == "pending"
-    assert [(j.task, j.args) for j in store.jobs] == [(EXECUTE_TASK, {"run_id": str(run_id)})]
+    assert [(j.task, j.args) for j in store.jobs] == [(EXECUTE_EXPORT_RUN, {"run_id": str(run_id)})]
     assert store.responses[0].body == {"run_id": str(run_id), "status": "pending"}
 
 

@@ -14,8 +14,10 @@ FORBIDDEN = {
     "application": {"infrastructure", "interfaces", "bootstrap", "fastapi", "psycopg",
                     "procrastinate"},
     "infrastructure": {"interfaces", "bootstrap", "fastapi"},
-    # The HTTP layer reaches adapters only through the services bootstrap wires.
-    "interfaces/http": {"infrastructure"},
+    # Entry points get everything wired from bootstrap, the one composition root.
+    "interfaces": {"infrastructure"},
+    # Routers and pages see application services only: not even the composition root.
+    "interfaces/http": {"infrastructure", "bootstrap"},
 }
 
 
@@ -38,3 +40,20 @@ def test_layer_imports_point_inward(layer: str) -> None:
         str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[layer]) for f in files
     }
     assert {f: bad for f, bad in offenders.items() if bad} == {}
+
+
+def test_routers_get_application_services_only() -> None:
+    """What a router can reach (its `ServicesDep`) holds use cases of application/, never an
+    adapter: adding one there fails here."""
+    import typing
+
+    from application.services import ApplicationServices
+    from interfaces.http.deps import ServicesDep
+
+    assert typing.get_args(ServicesDep)[0] is ApplicationServices
+    hints = typing.get_type_hints(ApplicationServices)
+    assert hints
+    outside = {name: t.__module__ for name, t in hints.items()
+               if not t.__module__.startswith("application.")}
+    assert outside == {}
+

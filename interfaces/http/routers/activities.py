@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from application.activities import ActivityRecord, attachment_path
+from application.activities import ActivityRecord
 from domain.municipalities import is_valid_municipality
 from interfaces.http.auth import Role
 from interfaces.http.deps import ServicesDep, require
@@ -131,7 +131,7 @@ def upsert_activities(
         )
         for a in body.activities
     ]
-    return Upserted(upserted=services.activities.upsert(org_id, records))
+    return Upserted(upserted=services.source_data.import_activities(org_id, records))
 
 
 _SIGNATURES: list[tuple[bytes, int, str]] = [
@@ -204,10 +204,10 @@ async def upload_attachment(
     content_type = sniff(data)
     if content_type is None:
         raise _invalid("body", "unsupported file type; send PDF, PNG, JPEG, GIF, WebP, HEIC or text")
-    if not await run_in_threadpool(services.activities.exists, org_id, activity_id):
+    stored = await run_in_threadpool(
+        services.source_data.attach, org_id, activity_id, name, data, content_type
+    )
+    if stored is None:
         raise HTTPException(404, "not found")
-    path = attachment_path(org_id, activity_id, name)
-    stored = await run_in_threadpool(services.files.write, path, [data], content_type)
-    await run_in_threadpool(services.activities.add_attachment, org_id, activity_id, name, stored)
     return AttachmentOut(activity_id=activity_id, name=name, content_type=content_type,
                          size_bytes=stored.size_bytes, sha256=stored.sha256)

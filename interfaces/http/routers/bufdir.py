@@ -9,13 +9,16 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool
 
+from application.bufdir_exports import accepted
+from application.idempotency import Answer
+from application.services import ApplicationServices
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_config_aggregate import ConfigUnchanged
 from domain.bufdir_export import BufdirExport, BufdirExportStatus, ReportFormat
 from domain.shared import Period
-from interfaces.http import idempotency
 from interfaces.http.auth import Role
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
+from interfaces.http.idempotency import answer_once
 from interfaces.http.schemas import PeriodBody
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["bufdir"])
@@ -57,15 +60,14 @@ class BufdirConfigOut(BufdirConfigDocument):
     version: int = Field(description="0 is the default configuration")
 
 
-def _download_url(services: Any, status: str, row_count: int, file: dict[str, Any] | None
+def _download_url(services: ApplicationServices, status: str, row_count: int, file: dict[str, Any] | None
                   ) -> str | None:
     if status != "completed" or not row_count or not file:
         return None
-    url: str = services.signer.sign(file["path"])
-    return url
+    return services.downloads.url(file["path"])
 
 
-def _out_of_export(services: Any, e: BufdirExport) -> BufdirExportOut:
+def _out_of_export(services: ApplicationServices, e: BufdirExport) -> BufdirExportOut:
     return BufdirExportOut(
         export_id=e.id, status=e.status, row_count=e.row_count,
         file_size_bytes=e.file["size_bytes"] if e.file else None,
@@ -78,7 +80,7 @@ def _out_of_export(services: Any, e: BufdirExport) -> BufdirExportOut:
     )
 
 
-def _out_of_row(services: Any, row: dict[str, Any]) -> BufdirExportOut:
+def _out_of_row(services: ApplicationServices, row: dict[str, Any]) -> BufdirExportOut:
     return BufdirExportOut(
         **{k: row[k] for k in ("export_id", "status", "row_count", "file_size_bytes",
                                "error_message", "status_history", "period_start", "period_end",
@@ -98,16 +100,14 @@ def request_bufdir_export(
 ) -> Any:
     """Queue the report of the period's activities; built in the background."""
 
-    def act() -> idempotency.Answer:
+    def act(key: str | None) -> Answer:
         export_id = services.bufdir_exports.request(
             org_id, Period(body.period_start, body.period_end), body.format,
-            body.include_attachments, actor_of(request, principal),
+            body.include_attachments, actor_of(request, principal), idempotency_key=key,
         )
-        return 202, {"export_id": str(export_id), "status": "initialised"}
+        return Answer(*accepted(export_id), remembered=True)
 
-    return idempotency.answer_once(
-        services.idempotency, org_id, idempotency_key, request, body, act
-    )
+    return answer_once(services.idempotency, org_id, idempotency_key, request, body, act)
 
 
 @router.get("/bufdir-exports", response_model=list[BufdirExportOut])
@@ -119,9 +119,7 @@ def list_bufdir_exports(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[BufdirExportOut]:
     """Newest first, from the bufdir_audit_log read model."""
-    services.catch_up()
-    value = status.value if status else None
-    rows = services.read_models.bufdir_exports(org_id, value, limit)
+    rows = services.bufdir_exports.recent(org_id, status.value if status else None, limit)
     return [_out_of_row(services, row) for row in rows]
 
 

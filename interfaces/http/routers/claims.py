@@ -86,4 +86,4 @@ def upsert_claims(
         )
         for c in body.claims
     ]
-    return Upserted(upserted=services.claims.upsert(org_id, records))
+    return Upserted(upserted=services.source_data.import_claims(org_id, records))

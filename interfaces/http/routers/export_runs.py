@@ -8,10 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import AwareDatetime
 
+from application.export_runs import accepted
+from application.idempotency import Answer
 from domain.export_run import ExportRunStatus, RunAlreadyExists
 from domain.shared import Period
-from interfaces.http import idempotency
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
+from interfaces.http.idempotency import answer_once
 from interfaces.http.metrics import EXPORT_RUNS_REQUESTED
 from interfaces.http.schemas import Accepted, Duplicate, ExportRunOut, ExportRunRequest, FileInfo
 
@@ -30,7 +32,7 @@ def to_out(services: Any, view: Any) -> ExportRunOut:
         status=data["status"],
         record_count=data["record_count"],
         file=FileInfo(
-            download_url=services.signer.sign(file["path"]),
+            download_url=services.downloads.url(file["path"]),
             size_bytes=file["size_bytes"],
             sha256=file["sha256"],
         )
@@ -59,24 +61,22 @@ def request_export(
 ) -> Any:
     """Queue an export of the period's claims; refused when an active run overlaps it."""
 
-    def act() -> idempotency.Answer:
+    def act(key: str | None) -> Answer:
         try:
             run_id = services.export_runs.request_export(
                 org_id,
                 Period(body.period_start, body.period_end),
                 body.target,
                 actor_of(request, principal),
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
             )
         except RunAlreadyExists as exc:
             EXPORT_RUNS_REQUESTED.labels("duplicate").inc()
-            return 409, {"status": "duplicate", "existing_run_id": str(exc.existing_run_id)}
+            return Answer(409, {"status": "duplicate", "existing_run_id": str(exc.existing_run_id)})
         EXPORT_RUNS_REQUESTED.labels("accepted").inc()
-        return 202, {"run_id": str(run_id), "status": "pending"}
+        return Answer(*accepted(run_id), remembered=True)
 
-    return idempotency.answer_once(
-        services.idempotency, org_id, idempotency_key, request, body, act
-    )
+    return answer_once(services.idempotency, org_id, idempotency_key, request, body, act)
 
 
 @router.get("", response_model=list[ExportRunOut])
@@ -88,8 +88,7 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ExportRunOut]:
     """Newest first, from the export_runs read model."""
-    services.catch_up()
-    rows = services.read_models.export_runs(org_id, status.value if status else None, limit)
+    rows = services.export_runs.recent(org_id, status.value if status else None, limit)
     return [to_out(services, row) for row in rows]
 
 

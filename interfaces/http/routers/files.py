@@ -24,9 +24,9 @@ CONTENT_TYPES = {
 def download(
     path: str, services: ServicesDep, sig: Annotated[str, Query(max_length=2000)] = ""
 ) -> StreamingResponse:
-    if not sig or not services.signer.verify(path, sig) or not services.files.exists(path):
+    handle = services.downloads.open(path, sig)
+    if handle is None:
         raise HTTPException(403, "forbidden")
-    handle = services.files.open(path)
 
     def chunks() -> Iterator[bytes]:
         with handle:

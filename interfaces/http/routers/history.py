@@ -13,7 +13,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from application.ports import NotFound, RecordedEvent
+from application.ports import RecordedEvent
+from application.services import ApplicationServices
 from domain.bufdir_export import BufdirExport
 from domain.export_run import ExportRun
 from domain.sync_run import SyncRun
@@ -63,12 +64,11 @@ def to_out(event: RecordedEvent) -> EventOut:
     )
 
 
-def history_of(services: Any, org_id: UUID, aggregate_id: UUID, kind: type) -> list[EventOut]:
+def history_of(
+    services: ApplicationServices, org_id: UUID, aggregate_id: UUID, kind: type
+) -> list[EventOut]:
     """404 unless the id is an aggregate of `kind` belonging to the organisation."""
-    aggregate = services.store.get(aggregate_id)
-    if not isinstance(aggregate, kind) or getattr(aggregate, "org_id", None) != org_id:
-        raise NotFound(aggregate_id)
-    return [to_out(e) for e in services.store.history(aggregate_id)]
+    return [to_out(e) for e in services.history.events(org_id, kind, aggregate_id)]
 
 
 @router.get("/export-runs/{run_id}/events", response_model=list[EventOut])

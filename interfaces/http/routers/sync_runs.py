@@ -36,7 +36,7 @@ def start(
 ) -> Any:
     """Start a run; 409 naming the running run when one of this integration type is running."""
     try:
-        run = services.sync.runs.start(
+        run = services.sync_runs.start(
             org_id, body.integration_type, body.triggered_by, actor_of(request, principal)
         )
     except SyncAlreadyRunning as running:
@@ -62,7 +62,7 @@ def update_status(
     principal: Annotated[Any, require(SYNC_STARTERS)],
 ) -> SyncRunOut:
     """End a running run (409 when it is not running); the message is sanitised first."""
-    view = services.sync.runs.finish(
+    view = services.sync_runs.finish(
         org_id,
         run_id,
         body.status,
@@ -79,8 +79,7 @@ def latest(
     org_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
 ) -> list[SyncRunOut]:
     """The most recent run of each integration type, from the sync_run_log read model."""
-    services.catch_up()
-    return [SyncRunOut.of(row) for row in services.sync.runs.latest(org_id)]
+    return [SyncRunOut.of(row) for row in services.sync_runs.latest(org_id)]
 
 
 @router.get("", response_model=list[SyncRunOut])
@@ -93,8 +92,7 @@ def history(
     include_archived: bool = False,
 ) -> list[SyncRunOut]:
     """Runs newest first (`started_at` descending); archived ones too on request."""
-    services.catch_up()
-    rows = services.sync.runs.history(org_id, integration_type, limit, include_archived)
+    rows = services.sync_runs.history(org_id, integration_type, limit, include_archived)
     return [SyncRunOut.of(row) for row in rows]
 
 
@@ -108,4 +106,4 @@ def get_run(
     as_of: AwareDatetime | None = None,
 ) -> SyncRunOut:
     """The run as its events say, now, after event `version`, or as it was at `as_of`."""
-    return SyncRunOut.of(services.sync.runs.view(org_id, run_id, version=version, as_of=as_of))
+    return SyncRunOut.of(services.sync_runs.view(org_id, run_id, version=version, as_of=as_of))

@@ -26,7 +26,7 @@ def put_schedule(
     principal: Annotated[Any, require(EXPORTERS)],
 ) -> ScheduleOut:
     """Create or change the schedule (coordinator, admin); the same body again changes nothing."""
-    saved = services.sync.schedules.put(
+    saved = services.sync_schedules.put(
         org_id,
         validate_integration_type(integration_type),
         body.cron,
@@ -45,7 +45,7 @@ def get_schedule(
     _: Annotated[Any, require(READERS)],
 ) -> ScheduleOut:
     """The schedule, or 404 when none is configured."""
-    found = services.sync.schedules.get(org_id, validate_integration_type(integration_type))
+    found = services.sync_schedules.get(org_id, validate_integration_type(integration_type))
     return ScheduleOut(**found)
 
 
@@ -58,7 +58,7 @@ def delete_schedule(
     principal: Annotated[Any, require(EXPORTERS)],
 ) -> Response:
     """Stop scheduling this integration (its history stays); 404 when none is configured."""
-    services.sync.schedules.delete(
+    services.sync_schedules.delete(
         org_id, validate_integration_type(integration_type), actor_of(request, principal)
     )
     return Response(status_code=204)

@@ -1,0 +1,34 @@
+"""The application as the interfaces see it: use cases only, never an adapter.
+
+bootstrap builds one; HTTP routers, pages and the CLI take what they need from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.accounting import AccountingSettingsBook
+from application.audit import Audit
+from application.bufdir_config_book import BufdirConfigBook
+from application.bufdir_exports import BufdirExports
+from application.export_runs import ExportRuns
+from application.history import RunHistory
+from application.idempotency import Idempotency
+from application.source_data import Downloads, SourceData
+from application.sync_runs import SyncRuns
+from application.sync_schedules import SyncSchedules
+
+
+@dataclass(frozen=True)
+class ApplicationServices:
+    export_runs: ExportRuns
+    bufdir_exports: BufdirExports
+    sync_runs: SyncRuns
+    sync_schedules: SyncSchedules
+    accounting_settings: AccountingSettingsBook
+    bufdir_config: BufdirConfigBook
+    source_data: SourceData
+    downloads: Downloads
+    history: RunHistory
+    audit: Audit
+    idempotency: Idempotency
