@@ -22,7 +22,6 @@ from application.audit import Audit
 from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
 from application.export_runs import ExportRuns
-from application.history import RunHistory
 from application.idempotency import Idempotency
 from application.ports import EventStore, RunCounters
 from application.services import ApplicationServices
@@ -218,7 +217,6 @@ def bootstrap(
         bufdir_config=bufdir_config,
         source_data=SourceData(claims, activities, files),
         downloads=Downloads(files, signer),
-        history=RunHistory(events),
         audit=Audit(events, ledger, freshness),
         idempotency=Idempotency(idempotency),
     )

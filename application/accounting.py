@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from application.ports import AccountingExporter, ConcurrentChange, EventStore, NotFound
+from application.ports import AccountingExporter, EventStore, NotFound
+from application.runs import retry_on_conflict
 from domain.accounting_settings import AccountingSettings, ExportSettings
 from domain.shared import Actor
 
@@ -36,21 +37,17 @@ class AccountingSettingsBook:
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
+    @retry_on_conflict()
     def configure(self, org_id: UUID, values: Mapping[str, Any], actor: Actor) -> AccountingSettings:
-        for _attempt in range(3):
-            settings: AccountingSettings
-            try:
-                settings = self.store.get(AccountingSettings.create_id(org_id))
-            except NotFound:
-                settings = AccountingSettings.configure(org_id, values, actor)
-            else:
-                settings.change(values, actor)
-            try:
-                self.store.save(settings)
-                return settings
-            except ConcurrentChange:
-                continue
-        raise ConcurrentChange()
+        settings: AccountingSettings
+        try:
+            settings = self.store.get(AccountingSettings.create_id(org_id))
+        except NotFound:
+            settings = AccountingSettings.configure(org_id, values, actor)
+        else:
+            settings.change(values, actor)
+        self.store.save(settings)
+        return settings
 
     def get(self, org_id: UUID) -> AccountingSettings:
         settings: object = self.store.get(AccountingSettings.create_id(org_id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from application.history import owned
 from application.ports import AuditLedger, EventStore, Freshness
+from application.runs import owned
 from domain.export_run import ExportRun
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.ports import ConcurrentChange, EventStore, NotFound
+from application.ports import EventStore, NotFound
+from application.runs import retry_on_conflict
 from domain.bufdir_config import DEFAULT_CONFIG, BufdirConfigDocument, parse_config
 from domain.bufdir_config_aggregate import BufdirConfig, config_id
 from domain.shared import Actor
@@ -18,24 +19,20 @@ class BufdirConfigBook:
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
+    @retry_on_conflict()
     def configure(
         self, org_id: UUID, document: BufdirConfigDocument, actor: Actor
     ) -> tuple[int, BufdirConfigDocument]:
         """Record the document as the organisation's new version (ConfigUnchanged if equal)."""
-        for _attempt in range(3):
-            config: BufdirConfig
-            try:
-                config = self._get(org_id)
-            except NotFound:
-                config = BufdirConfig.create(org_id, document, actor)
-            else:
-                config.change(document, actor)
-            try:
-                self.store.save(config)
-            except ConcurrentChange:
-                continue
-            return config.version, config.parsed
-        raise ConcurrentChange()
+        config: BufdirConfig
+        try:
+            config = self._get(org_id)
+        except NotFound:
+            config = BufdirConfig.create(org_id, document, actor)
+        else:
+            config.change(document, actor)
+        self.store.save(config)
+        return config.version, config.parsed
 
     def _get(self, org_id: UUID, version: int | None = None) -> BufdirConfig:
         config: object = self.store.get(config_id(org_id), version=version)

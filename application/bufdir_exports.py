@@ -12,12 +12,10 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from application.history import as_it_was, owned
 from application.idempotency import remember
 from application.ports import (
     ActivitySource,
@@ -31,6 +29,7 @@ from application.ports import (
     ReportWriter,
     RunListing,
 )
+from application.runs import WORKER, RunReads, retry_on_conflict, system_actor
 from application.task_names import EXECUTE_BUFDIR_EXPORT
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_export import LIFECYCLE, BufdirExport, ReportFormat
@@ -40,7 +39,6 @@ from domain.shared import Actor, Period
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SUB = "system:worker"
 TIMEOUT_MESSAGE = "Eksporten ble ikke ferdig innen tidsgrensen og ble avbrutt; start den på nytt."
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -79,8 +77,10 @@ class _Run:
     activity_ids: list[str] | None = None
 
 
-class BufdirExports:
+class BufdirExports(RunReads[BufdirExport]):
     """Bufdir exports as the API and the worker use them."""
+
+    kind = BufdirExport
 
     def __init__(
         self,
@@ -120,40 +120,13 @@ class BufdirExports:
             self.freshness.catch_up()
         return self.listing.bufdir_exports(org_id, status, limit)
 
-    def get(self, org_id: UUID, export_id: UUID, version: int | None = None) -> BufdirExport:
-        return owned(self.store, BufdirExport, org_id, export_id, version)
-
-    def as_it_was(
-        self,
-        org_id: UUID,
-        export_id: UUID,
-        version: int | None = None,
-        as_of: datetime | None = None,
-    ) -> BufdirExport:
-        """The export now, after event `version`, or as it stood at `as_of`."""
-        return as_it_was(
-            self.store, export_id, lambda v: self.get(org_id, export_id, v), version, as_of
-        )
-
-    def view(self, org_id: UUID, export_id: UUID) -> dict[str, Any]:
-        export = self.get(org_id, export_id)
-        return {
-            "export_id": export.id,
-            "status": export.status.value,
-            "row_count": export.row_count,
-            "file_size_bytes": export.file["size_bytes"] if export.file else None,
-            "file": export.file["path"] if export.file else None,
-            "error_message": export.error["message"] if export.error else None,
-            "status_history": [{"status": s, "at": at} for s, at in export.status_history],
-        }
-
     def execute(self, export_id: UUID) -> None:
         """Walk the remaining steps; a failing step ends the export as failed (not re-raised)."""
         export = self.store.get(export_id)
         assert isinstance(export, BufdirExport)
         if export.is_final:
             return  # a repeated job does nothing
-        actor = Actor(SYSTEM_SUB, export.org_id, f"bufdir-export:{export_id}")
+        actor = system_actor(WORKER, export.org_id, f"bufdir-export:{export_id}")
         with tempfile.TemporaryDirectory(prefix="bufdir-") as tmp:
             run = _Run(export, actor, Path(tmp))
             steps: list[tuple[str, Callable[[_Run], bool]]] = [
@@ -175,21 +148,23 @@ class BufdirExports:
 
     def fail_if_open(self, export_id: UUID, message: str = TIMEOUT_MESSAGE) -> bool:
         """Fail the export unless it already ended (the sweep, after the run timeout); True
-        when this call failed it."""
-        for _attempt in range(3):
-            try:
-                export = self.store.get(export_id)
-            except NotFound:
-                return False
-            if not isinstance(export, BufdirExport) or export.is_final:
-                return False
-            export.fail(message, Actor(SYSTEM_SUB, export.org_id, f"sweep:{export_id}"))
-            try:
-                self.store.save(export)
-            except ConcurrentChange:
-                continue
-            return True
-        return False
+        when this call failed it (False too when others kept changing it)."""
+        try:
+            return self._fail_if_open(export_id, message)
+        except ConcurrentChange:
+            return False
+
+    @retry_on_conflict()
+    def _fail_if_open(self, export_id: UUID, message: str) -> bool:
+        try:
+            export = self.store.get(export_id)
+        except NotFound:
+            return False
+        if not isinstance(export, BufdirExport) or export.is_final:
+            return False
+        export.fail(message, system_actor(WORKER, export.org_id, f"sweep:{export_id}"))
+        self.store.save(export)
+        return True
 
     def _enter(self, run: _Run, command: str) -> None:
         """Record the step unless a previous attempt already did (or it is skipped)."""

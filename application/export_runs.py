@@ -11,7 +11,6 @@ from uuid import UUID
 
 from application.accounting import ExporterRegistry
 from application.errors import ExportRefused
-from application.history import as_it_was, owned
 from application.idempotency import remember
 from application.ports import (
     ClaimSource,
@@ -25,6 +24,7 @@ from application.ports import (
     RecordedEvent,
     RunListing,
 )
+from application.runs import WORKER, RunReads, retry_on_conflict, system_actor
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import (
     ExportRun,
@@ -38,7 +38,6 @@ from domain.shared import Actor, Period
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SUB = "system:worker"
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,10 @@ def claims_in_history(history: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
     return [c for e in history if e.type == "ClaimsTaken" for c in claim_rows(e.data["claims"])]
 
 
-class ExportRuns:
+class ExportRuns(RunReads[ExportRun]):
     """Export runs as the API and the worker use them."""
+
+    kind = ExportRun
 
     def __init__(
         self,
@@ -143,9 +144,6 @@ class ExportRuns:
             raise RunAlreadyExists(taken.existing_run_id) from None
         return run.id
 
-    def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> ExportRun:
-        return owned(self.store, ExportRun, org_id, run_id, version)
-
     def view(
         self,
         org_id: UUID,
@@ -154,8 +152,7 @@ class ExportRuns:
         as_of: datetime | None = None,
     ) -> ExportRunView:
         """The run now, after event `version`, or as it stood at `as_of`."""
-        run = as_it_was(self.store, run_id, lambda v: self.get(org_id, run_id, v), version, as_of)
-        return ExportRunView.of(run)
+        return ExportRunView.of(self.as_it_was(org_id, run_id, version, as_of))
 
     def recent(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         """Newest first, from the export_runs read model (after catching up with the log)."""
@@ -169,9 +166,9 @@ class ExportRuns:
         Returns the status the run is left in."""
         run = self.store.get(run_id)
         assert isinstance(run, ExportRun)
-        actor = Actor(SYSTEM_SUB, run.org_id, f"run:{run_id}")
+        actor = system_actor(WORKER, run.org_id, f"run:{run_id}")
         if run.status is ExportRunStatus.PENDING:
-            run = self._start(run, actor)
+            run = self._start(run_id, actor)
         if run.status is not ExportRunStatus.RUNNING:
             return run.status  # already ended: a repeated job does nothing
         try:
@@ -190,19 +187,21 @@ class ExportRuns:
         self.store.save(run)
         return run.status
 
-    def _start(self, run: ExportRun, actor: Actor) -> ExportRun:
-        for _attempt in range(5):
-            taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
-            run.start((c.as_event_data() for c in taken), actor)
-            try:
-                self.store.save(run)
-                return run
-            except ClaimsTaken:
-                log.info("claims of run %s were taken concurrently; selecting again", run.id)
-                run = self.store.get(run.id)
-                if run.status is not ExportRunStatus.PENDING:
-                    return run
-        raise RuntimeError("could not reserve claims after 5 attempts")
+    @retry_on_conflict(attempts=5)
+    def _start(self, run_id: UUID, actor: Actor) -> ExportRun:
+        """Reserve the period's free claims; when another run took one of them first, read
+        again and select again (unless the run moved on meanwhile)."""
+        run = self.store.get(run_id)
+        if run.status is not ExportRunStatus.PENDING:
+            return run  # type: ignore[no-any-return]
+        taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
+        run.start((c.as_event_data() for c in taken), actor)
+        try:
+            self.store.save(run)
+        except ClaimsTaken:
+            log.info("claims of run %s were taken concurrently; selecting again", run.id)
+            raise
+        return run  # type: ignore[no-any-return]
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
         """Fail a run that has been running longer than the limit; its claims become free."""
@@ -211,8 +210,7 @@ class ExportRuns:
             return False
         if self.clock.now() - run.modified_on < self.timeout:
             return False
-        run.fail("timeout", f"run exceeded {int(self.timeout.total_seconds())} s", Actor(
-            SYSTEM_SUB, run.org_id, f"sweep:{run_id}"
-        ))
+        message = f"run exceeded {int(self.timeout.total_seconds())} s"
+        run.fail("timeout", message, system_actor(WORKER, run.org_id, f"sweep:{run_id}"))
         self.store.save(run)
         return True

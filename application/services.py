@@ -12,7 +12,6 @@ from application.audit import Audit
 from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
 from application.export_runs import ExportRuns
-from application.history import RunHistory
 from application.idempotency import Idempotency
 from application.source_data import Downloads, SourceData
 from application.sync_runs import SyncRuns
@@ -29,6 +28,5 @@ class ApplicationServices:
     bufdir_config: BufdirConfigBook
     source_data: SourceData
     downloads: Downloads
-    history: RunHistory
     audit: Audit
     idempotency: Idempotency

@@ -16,16 +16,16 @@ from zoneinfo import ZoneInfo
 
 from application.export_runs import ExportRuns
 from application.ports import ConcurrentChange, EventStore, Job, NotFound
+from application.runs import SCHEDULER, system_actor
 from application.task_names import SETTLE_ACCOUNTING_SYNC
 from domain.export_run import ExportRun, ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.schedules import DEFAULT_TIMEZONE, previous_month
-from domain.shared import Actor, Period
+from domain.shared import Period
 from domain.sync_run import SyncRun, SyncRunStatus
 from domain.sync_schedule import validate_period
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SUB = "system:scheduler"
 
 
 class AccountingSyncs:
@@ -40,7 +40,7 @@ class AccountingSyncs:
         run = self.store.get(_uuid(sync_run_id))
         if not isinstance(run, SyncRun) or run.status is not SyncRunStatus.RUNNING:
             return
-        actor = Actor(SYSTEM_SUB, run.org_id, f"sync:{run.id}")
+        actor = system_actor(SCHEDULER, run.org_id, f"sync:{run.id}")
         if run.export_run_id is None:
             validate_period(period)
             moment = run.scheduled_for or run.started_at or run.created_on
@@ -73,7 +73,7 @@ class AccountingSyncs:
         export = self.store.get(run.export_run_id)
         if not isinstance(export, ExportRun):
             return False
-        actor = Actor(SYSTEM_SUB, run.org_id, f"export:{export.id}")
+        actor = system_actor(SCHEDULER, run.org_id, f"export:{export.id}")
         if export.status is ExportRunStatus.COMPLETED:
             run.complete(export.record_count, 0, None, actor)
         elif export.status is ExportRunStatus.FAILED:

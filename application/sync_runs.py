@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from application.history import as_it_was, owned
 from application.ports import (
     Clock,
     ConcurrentChange,
@@ -19,13 +18,13 @@ from application.ports import (
     NotFound,
     SyncRunLog,
 )
+from application.runs import SYNC, RunReads, retry_on_conflict, system_actor
 from domain.shared import Actor
 from domain.sync_run import SyncRun, SyncRunStatus, validate_integration_type
 from domain.sync_schedule import SyncLogArchive, archive_id
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SUB = "system:sync"
 ARCHIVE_AFTER = timedelta(days=90)
 
 
@@ -73,8 +72,10 @@ class SyncRunView:
         return asdict(self)
 
 
-class SyncRuns:
+class SyncRuns(RunReads[SyncRun]):
     """Sync runs as the API, the scheduler and the sweeper use them."""
+
+    kind = SyncRun
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class SyncRuns:
         self.store.save(run, jobs=jobs(run) if jobs else ())
         return run
 
+    @retry_on_conflict()
     def finish(
         self,
         org_id: UUID,
@@ -114,19 +116,12 @@ class SyncRuns:
         error_message: str | None,
         actor: Actor,
     ) -> SyncRunView:
-        """End a running run once; a concurrent end makes this one a TransitionNotAllowed."""
-        for _attempt in range(3):
-            run = self.get(org_id, run_id)
-            run.finish(status, records_processed, records_failed, error_message, actor)
-            try:
-                self.store.save(run)
-            except ConcurrentChange:
-                continue  # read again: the run has ended (refused) or changed in between
-            return SyncRunView.of(run)
-        raise ConcurrentChange()
-
-    def get(self, org_id: UUID, run_id: UUID, version: int | None = None) -> SyncRun:
-        return owned(self.store, SyncRun, org_id, run_id, version)
+        """End a running run once; a concurrent end makes this one a TransitionNotAllowed
+        (on a conflict it is read again: it has ended, refused, or changed in between)."""
+        run = self.get(org_id, run_id)
+        run.finish(status, records_processed, records_failed, error_message, actor)
+        self.store.save(run)
+        return SyncRunView.of(run)
 
     def view(
         self,
@@ -136,8 +131,7 @@ class SyncRuns:
         as_of: datetime | None = None,
     ) -> SyncRunView:
         """The run now, after event `version`, or as it stood at `as_of` (from its events)."""
-        run = as_it_was(self.store, run_id, lambda v: self.get(org_id, run_id, v), version, as_of)
-        return SyncRunView.of(run)
+        return SyncRunView.of(self.as_it_was(org_id, run_id, version, as_of))
 
     def latest(self, org_id: UUID) -> list[dict[str, Any]]:
         self._catch_up()
@@ -160,29 +154,32 @@ class SyncRuns:
         return self.log_view.history(org_id, integration_type, limit, include_archived)
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
-        """Fail a run still running past its integration's timeout; its guard row goes too."""
-        for _attempt in range(3):
-            try:
-                run = self.store.get(run_id)
-            except NotFound:
-                return False
-            if not isinstance(run, SyncRun) or run.status is not SyncRunStatus.RUNNING:
-                return False
-            limit = self.timeout_of(run.integration_type)
-            if run.started_at is None or self.clock.now() - run.started_at < limit:
-                return False
-            message = (
-                f"Sync timed out: still running after {int(limit.total_seconds())} seconds, "
-                f"the limit for '{run.integration_type}'; failed by the sweeper. Start it again."
-            )
-            actor = Actor(SYSTEM_SUB, run.org_id, f"sweep:{run_id}")
-            run.fail(run.records_processed, run.records_failed, message, actor)
-            try:
-                self.store.save(run)
-            except ConcurrentChange:
-                continue
-            return True
-        return False
+        """Fail a run still running past its integration's timeout; its guard row goes too.
+        True when this call failed it (False too when others kept changing it)."""
+        try:
+            return self._fail_if_stuck(run_id)
+        except ConcurrentChange:
+            return False
+
+    @retry_on_conflict()
+    def _fail_if_stuck(self, run_id: UUID) -> bool:
+        try:
+            run = self.store.get(run_id)
+        except NotFound:
+            return False
+        if not isinstance(run, SyncRun) or run.status is not SyncRunStatus.RUNNING:
+            return False
+        limit = self.timeout_of(run.integration_type)
+        if run.started_at is None or self.clock.now() - run.started_at < limit:
+            return False
+        message = (
+            f"Sync timed out: still running after {int(limit.total_seconds())} seconds, "
+            f"the limit for '{run.integration_type}'; failed by the sweeper. Start it again."
+        )
+        actor = system_actor(SYNC, run.org_id, f"sweep:{run_id}")
+        run.fail(run.records_processed, run.records_failed, message, actor)
+        self.store.save(run)
+        return True
 
     def archive(self, now: datetime | None = None) -> list[UUID]:
         """Record each organisation's new cut-off (now - 90 days); the projection moves rows."""
@@ -192,8 +189,8 @@ class SyncRuns:
             try:
                 book = self.store.get(archive_id(org_id))
             except NotFound:
-                book = SyncLogArchive.create(org_id, Actor(SYSTEM_SUB, org_id, "archive"))
-            if book.advance(cutoff, Actor(SYSTEM_SUB, org_id, "archive")):
+                book = SyncLogArchive.create(org_id, system_actor(SYNC, org_id, "archive"))
+            if book.advance(cutoff, system_actor(SYNC, org_id, "archive")):
                 try:
                     self.store.save(book)
                 except ConcurrentChange:

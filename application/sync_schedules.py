@@ -17,7 +17,6 @@ from uuid import UUID
 
 from application.ports import (
     Clock,
-    ConcurrentChange,
     EventStore,
     Job,
     NotFound,
@@ -26,6 +25,7 @@ from application.ports import (
     ScheduleTable,
     SyncAlreadyRunning,
 )
+from application.runs import SCHEDULER, retry_on_conflict, system_actor
 from application.sync_runs import SyncRuns
 from application.task_names import RUN_ACCOUNTING_SYNC
 from domain.schedules import due_times
@@ -35,7 +35,6 @@ from domain.sync_schedule import SyncSchedule, schedule_id
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_SUB = "system:scheduler"
 ACCOUNTING_TYPES = frozenset({"xledger", "dynamics"})
 
 
@@ -58,6 +57,7 @@ class SyncSchedules:
         self.runs = runs
         self.clock = clock
 
+    @retry_on_conflict()
     def put(
         self,
         org_id: UUID,
@@ -67,18 +67,13 @@ class SyncSchedules:
         period: str | None,
         actor: Actor,
     ) -> dict[str, Any]:
-        for _attempt in range(3):
-            try:
-                schedule = self.store.get(schedule_id(org_id, integration_type))
-            except NotFound:
-                schedule = SyncSchedule.create(org_id, integration_type, actor)
-            if schedule.configure(cron, timezone, period, actor):
-                try:
-                    self.store.save(schedule)
-                except ConcurrentChange:
-                    continue
-            return _out(schedule)
-        raise ConcurrentChange()
+        try:
+            schedule = self.store.get(schedule_id(org_id, integration_type))
+        except NotFound:
+            schedule = SyncSchedule.create(org_id, integration_type, actor)
+        if schedule.configure(cron, timezone, period, actor):
+            self.store.save(schedule)
+        return _out(schedule)
 
     def get(self, org_id: UUID, integration_type: str) -> dict[str, Any]:
         schedule = self._active(org_id, integration_type)
@@ -116,8 +111,8 @@ class SyncSchedules:
         return started
 
     def _start(self, row: ScheduleRow, due: datetime) -> Started | None:
-        actor = Actor(
-            SCHEDULER_SUB, row.org_id, f"schedule:{row.integration_type}:{due:%Y%m%dT%H%M}"
+        actor = system_actor(
+            SCHEDULER, row.org_id, f"schedule:{row.integration_type}:{due:%Y%m%dT%H%M}"
         )
 
         def jobs(run: SyncRun) -> list[Job]:

@@ -85,8 +85,8 @@ def export_once(services: Services, org_id: UUID) -> float:
     )
     drain(services)
     elapsed = time.perf_counter() - started
-    view = services.bufdir_exports.view(org_id, export_id)
-    assert view["status"] == "completed", view
+    export = services.bufdir_exports.get(org_id, export_id)
+    assert export.status == "completed", export.status
     return elapsed
 
 

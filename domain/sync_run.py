@@ -1,7 +1,8 @@
 """SyncRun: one run of an organisation's integration sync (seed 003, the sync run log).
 
-The API starts runs straight into `running` (`SyncRun.start_new`, a `Started` creation event);
-schedulers that queue first use `SyncRun.queue` (`Queued`, pending) and later `start`. A run ends
+Every run starts straight into `running` (`SyncRun.start_new`, a `Started` creation event), from
+the API or the scheduler. `pending` stays a status of the sync run log's contract, but no run
+reaches it (the queue-first path was never used and is gone). A run ends
 exactly once (completed, failed or cancelled); its error message is sanitised before it enters the
 event, because events are kept forever.
 """
@@ -42,7 +43,6 @@ LIFECYCLE = Lifecycle(
     "SyncRun",
     SyncRunStatus,
     [
-        ("start", S.PENDING, S.RUNNING),
         ("complete", S.RUNNING, S.COMPLETED),
         ("fail", S.RUNNING, S.FAILED),
         ("cancel", S.RUNNING, S.CANCELLED),
@@ -106,9 +106,6 @@ class _Ending(Aggregate.Event):
 class SyncRun(Aggregate):
     """The history of one sync run; its status is whatever its events say."""
 
-    class Queued(_Creation):
-        """Created pending, for schedulers that queue before a worker starts the run."""
-
     class Started(_Creation):
         """Created running: the run started at this event's timestamp."""
 
@@ -168,33 +165,7 @@ class SyncRun(Aggregate):
         )
         return cls._create(cls.Started, timestamp=now, **data)
 
-    @classmethod
-    def queue(
-        cls,
-        org_id: UUID,
-        integration_type: str,
-        triggered_by: TriggeredBy | str,
-        actor: Actor,
-        scheduled_for: datetime | None = None,
-    ) -> SyncRun:
-        """A pending run; drift is measured when it is started."""
-        return cls._create(
-            cls.Queued,
-            **_creation(org_id, integration_type, triggered_by, actor, scheduled_for, None, None),
-        )
-
     # Commands: consult the lifecycle table, then record the event.
-
-    def start(self, actor: Actor, drift_seconds: float | None = None) -> None:
-        LIFECYCLE.target("start", self.status)
-        now = self.Started.create_timestamp()
-        drift = _drift(self.scheduled_for, drift_seconds, now)
-        self._started(
-            drift_seconds=drift,
-            drift_flagged=is_drift_flagged(drift),
-            actor=actor.as_event_data(),
-            timestamp=now,
-        )
 
     def finish(
         self,
@@ -249,19 +220,6 @@ class SyncRun(Aggregate):
 
     # Events: bodies only apply facts, they are re-run on every replay.
     # `timestamp` is the event's own timestamp (eventsourcing passes event attributes by name).
-
-    @event("StartedFromQueue")
-    def _started(
-        self,
-        drift_seconds: float | None,
-        drift_flagged: bool,
-        actor: dict[str, str],
-        timestamp: datetime | None = None,
-    ) -> None:
-        self.status = S.RUNNING
-        self.started_at = timestamp
-        self.drift_seconds = drift_seconds
-        self.drift_flagged = drift_flagged
 
     @event("ExportRunLinked")
     def _export_run_linked(self, export_run_id: UUID, actor: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """Guard rows of sync runs and the schedules table, derived from events (see guards.py).
 
-- A run's creation inserts its `running_syncs` row (running when `Started`, not yet when
-  `Queued`); `StartedFromQueue` sets it running; the end event deletes it. The partial unique
+- A run's creation (`Started`) inserts its running `running_syncs` row; the end event deletes
+  it. The partial unique
   index `running_syncs_one_per_integration` refuses a second running sync.
 - A scheduled run's creation inserts its idempotency key into `scheduled_sync_starts` *first*,
   so a repeated or concurrent tick fails on the key (the same scheduled sync) before the guard.
@@ -62,19 +62,6 @@ def _started(e: Any) -> Sequence[Statement]:
     return [*_scheduled_key(e), _guard_row(e, running=True)]
 
 
-def _queued(e: Any) -> Sequence[Statement]:
-    return [*_scheduled_key(e), _guard_row(e, running=False)]
-
-
-def _started_from_queue(e: Any) -> Sequence[Statement]:
-    return [
-        (
-            "UPDATE running_syncs SET running = true, started_at = %(at)s WHERE run_id = %(run_id)s",
-            {"run_id": e.originator_id, "at": e.timestamp},
-        )
-    ]
-
-
 def _linked(e: Any) -> Sequence[Statement]:
     return [
         (
@@ -122,8 +109,6 @@ def _removed(e: Any) -> Sequence[Statement]:
 
 SYNC_RULES: list[tuple[type, Any]] = [
     (SyncRun.Started, _started),
-    (SyncRun.Queued, _queued),
-    (SyncRun.StartedFromQueue, _started_from_queue),  # type: ignore[attr-defined]
     (SyncRun.ExportRunLinked, _linked),  # type: ignore[attr-defined]
     (SyncRun.Completed, _ended),
     (SyncRun.Failed, _ended),

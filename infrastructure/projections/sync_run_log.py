@@ -161,20 +161,6 @@ class SyncRunLogProjection(Projection[SyncRunLogView]):
         self._created(e, "running", tracking)
 
     @process_event.register
-    def _(self, e: SyncRun.Queued, tracking: Tracking) -> None:
-        self._created(e, "pending", tracking)
-
-    @process_event.register
-    def _(self, e: SyncRun.StartedFromQueue, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        stmt = _update(
-            e,
-            "status = 'running', started_at = %(at)s, drift_seconds = %(drift)s, "
-            "drift_flagged = %(flagged)s",
-            {"at": e.timestamp, "drift": e.drift_seconds, "flagged": e.drift_flagged},
-        )
-        self.view.apply([stmt], tracking)
-
-    @process_event.register
     def _(self, e: SyncRun.ExportRunLinked, tracking: Tracking) -> None:  # type: ignore[name-defined]
         self.view.apply([_update(e, "export_run_id = %(x)s", {"x": e.export_run_id})], tracking)
 

@@ -145,9 +145,9 @@ def test_request_saves_initialised_with_a_job() -> None:
     exports, _log, store, _ = build([])
     export_id = exports.request(ORG, PERIOD, ReportFormat.CSV, False, ACTOR)
     assert store.jobs == [Job(EXECUTE_BUFDIR_EXPORT, {"export_id": str(export_id)})]
-    assert exports.view(ORG, export_id)["status"] == "initialised"
+    assert exports.get(ORG, export_id).status == "initialised"
     with pytest.raises(NotFound):
-        exports.view(uuid4(), export_id)
+        exports.get(uuid4(), export_id)
 
 
 def test_steps_run_in_order_and_each_status_is_saved_before_the_next_step() -> None:
@@ -161,12 +161,12 @@ def test_steps_run_in_order_and_each_status_is_saved_before_the_next_step() -> N
         "saved:storing_file", "store:xlsx",
         "saved:completed",
     ]
-    view = exports.view(ORG, export_id)
-    assert view["status"] == "completed"
-    assert view["row_count"] == 2
-    assert view["file"] == f"bufdir/{ORG}/{export_id}.xlsx"
-    assert view["file_size_bytes"] == len(files.files[view["file"]])
-    assert [h["status"] for h in view["status_history"]] == [
+    export = exports.get(ORG, export_id)
+    assert export.status == "completed"
+    assert export.row_count == 2
+    assert export.file["path"] == f"bufdir/{ORG}/{export_id}.xlsx"
+    assert export.file["size_bytes"] == len(files.files[export.file["path"]])
+    assert [status for status, _at in export.status_history] == [
         "initialised", "querying_activities", "mapping_columns", "generating_file",
         "storing_file", "completed",
     ]
@@ -181,7 +181,7 @@ def test_attachments_are_bundled_only_when_asked() -> None:
         "saved:bundling_attachments", "bundle", "attachments",
         "saved:storing_file", "store:zip", "saved:completed",
     ]
-    assert exports.view(ORG, export_id)["file"].endswith(".zip")
+    assert exports.get(ORG, export_id).file["path"].endswith(".zip")
     assert len(files.files) == 1
 
 
@@ -190,8 +190,8 @@ def test_zero_rows_complete_empty_without_a_file() -> None:
     export_id = requested(exports, log)
     exports.execute(export_id)
     assert log == ["saved:querying_activities", "count", "saved:completed_empty"]
-    view = exports.view(ORG, export_id)
-    assert (view["status"], view["row_count"], view["file"]) == ("completed_empty", 0, None)
+    export = exports.get(ORG, export_id)
+    assert (export.status, export.row_count, export.file) == ("completed_empty", 0, None)
     assert files.files == {}
 
 
@@ -204,12 +204,12 @@ def test_a_failing_step_ends_failed_with_the_step(fail_on: str, step: str) -> No
     exports, log, store, _files = build([activity(1)], fail_on=fail_on)
     export_id = requested(exports, log, attachments=True)
     exports.execute(export_id)  # does not raise
-    view = exports.view(ORG, export_id)
-    assert view["status"] == "failed"
+    export = exports.get(ORG, export_id)
+    assert export.status == "failed"
     assert store.get(export_id).error["step"] == step
-    assert "/srv/secret" not in view["error_message"]
-    assert "Traceback" not in view["error_message"]
-    assert len(view["error_message"]) <= 500
+    assert "/srv/secret" not in export.error["message"]
+    assert "Traceback" not in export.error["message"]
+    assert len(export.error["message"]) <= 500
     assert log[-1] == "saved:failed"
 
 
@@ -227,7 +227,7 @@ def test_a_retried_job_continues_from_the_stored_step() -> None:
     log.clear()
     exports.execute(export_id)  # once more: nothing happens
     assert log == []
-    assert exports.view(ORG, export_id)["status"] == "completed"
+    assert exports.get(ORG, export_id).status == "completed"
 
 
 def test_stored_export_was_built_by_the_configured_mapping() -> None:

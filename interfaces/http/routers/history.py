@@ -14,10 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from application.ports import RecordedEvent
-from application.services import ApplicationServices
-from domain.bufdir_export import BufdirExport
-from domain.export_run import ExportRun
-from domain.sync_run import SyncRun
+from application.runs import RunReads
 from interfaces.http.deps import READERS, ServicesDep, require
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["audit"])
@@ -64,11 +61,9 @@ def to_out(event: RecordedEvent) -> EventOut:
     )
 
 
-def history_of(
-    services: ApplicationServices, org_id: UUID, aggregate_id: UUID, kind: type
-) -> list[EventOut]:
-    """404 unless the id is an aggregate of `kind` belonging to the organisation."""
-    return [to_out(e) for e in services.history.events(org_id, kind, aggregate_id)]
+def history_of(runs: RunReads[Any], org_id: UUID, run_id: UUID) -> list[EventOut]:
+    """404 unless the id is a run of this kind belonging to the organisation."""
+    return [to_out(e) for e in runs.events(org_id, run_id)]
 
 
 @router.get("/export-runs/{run_id}/events", response_model=list[EventOut])
@@ -76,7 +71,7 @@ def export_run_events(
     org_id: UUID, run_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
 ) -> list[EventOut]:
     """The run's events in order: version, type, timestamp, actor, correlation id, data."""
-    return history_of(services, org_id, run_id, ExportRun)
+    return history_of(services.export_runs, org_id, run_id)
 
 
 @router.get("/sync-runs/{sync_run_id}/events", response_model=list[EventOut])
@@ -84,7 +79,7 @@ def sync_run_events(
     org_id: UUID, sync_run_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
 ) -> list[EventOut]:
     """The sync run's events in order (error messages are sanitised when recorded)."""
-    return history_of(services, org_id, sync_run_id, SyncRun)
+    return history_of(services.sync_runs, org_id, sync_run_id)
 
 
 @router.get("/bufdir-exports/{export_id}/events", response_model=list[EventOut])
@@ -92,4 +87,4 @@ def bufdir_export_events(
     org_id: UUID, export_id: UUID, services: ServicesDep, _: Annotated[Any, require(READERS)]
 ) -> list[EventOut]:
     """The Bufdir export's events in order, one per pipeline step."""
-    return history_of(services, org_id, export_id, BufdirExport)
+    return history_of(services.bufdir_exports, org_id, export_id)
