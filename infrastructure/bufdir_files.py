@@ -22,6 +22,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from domain.bufdir_rules import Summary, SummaryLine
+from domain.spreadsheet import safe_cell, safe_row
 
 ACTIVITY_SHEET = "Aktiviteter"
 SUMMARY_HEADERS = ["Kode", "Navn", "Aktiviteter", "Deltakere", "Aktivitetsdager"]
@@ -35,14 +36,16 @@ def _header_row(sheet: WriteOnlyWorksheet, headers: list[str]) -> list[WriteOnly
     bold = Font(bold=True)
     cells = []
     for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
+        cell = WriteOnlyCell(sheet, value=safe_cell(header))
         cell.font = bold
         cells.append(cell)
     return cells
 
 
 def _typed(sheet: WriteOnlyWorksheet, value: Any) -> Any:
-    """Dates become real Excel dates shown as dd.mm.yyyy; everything else keeps its type."""
+    """Dates become real Excel dates shown as dd.mm.yyyy; text is neutralised (never a
+    formula); everything else keeps its type."""
+    value = safe_cell(value)
     if isinstance(value, date) and not isinstance(value, datetime):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = DATE_FORMAT
@@ -56,7 +59,9 @@ def _summary_sheet(
     sheet = book.create_sheet(title)
     sheet.append(_header_row(sheet, [key_header, *SUMMARY_HEADERS[1:]]))
     for line in [*lines, total]:
-        sheet.append([line.key, line.name, line.activities, line.participants, line.activity_days])
+        sheet.append(
+            safe_row([line.key, line.name, line.activities, line.participants, line.activity_days])
+        )
 
 
 def write_xlsx(
@@ -82,7 +87,7 @@ def write_xlsx(
 def _csv_value(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.strftime("%d.%m.%Y")
-    return "" if value is None else value
+    return "" if value is None else safe_cell(value)
 
 
 def write_csv(
@@ -98,7 +103,7 @@ def write_csv(
     count = 0
     with out_path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f, delimiter=CSV_DELIMITER, quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(headers)
+        writer.writerow(safe_row(headers))
         for row in rows:
             writer.writerow([_csv_value(v) for v in row])
             count += 1

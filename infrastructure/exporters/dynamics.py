@@ -21,6 +21,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from domain.accounting_settings import ExportSettings, InvalidAccountingSettings
+from domain.spreadsheet import safe_row
 from infrastructure.exporters._common import (
     Line,
     as_settings,
@@ -140,7 +141,7 @@ def _csv(documents: Iterator[list[Row]]) -> Iterator[bytes]:
     yield _drain(buffer)
     for document in documents:
         for row in document:
-            values = list(row)
+            values = safe_row(row)  # text neutralised; the amount is still a Decimal here
             values[4] = row[4].isoformat()
             values[7] = money(row[7])
             writer.writerow(values)
@@ -163,7 +164,7 @@ def _xlsx(documents: Iterator[list[Row]]) -> Iterator[bytes]:
 
 def _cells(sheet: WriteOnlyWorksheet, row: Row) -> list[WriteOnlyCell]:
     cells = []
-    for index, value in enumerate(row):
+    for index, value in enumerate(safe_row(row)):
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # never a formula, even if a description starts with "="

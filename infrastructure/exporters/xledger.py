@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
+from domain.spreadsheet import safe_cell
 from infrastructure.exporters._common import Line, check, money, reiterable, to_date, vouchers
 
 IMP_SYSTEM = "EXPENSES"  # names the sending system in Xledger's import log
@@ -89,7 +90,8 @@ def _row(line: Line, voucher_type: str, number: int, voucher_date: date) -> list
         Amount="" if line.foreign else money(line.amount),
         EOL="x",
     )
-    return [values[c] for c in COLUMNS]
+    numeric = {"CurrencyAmount", "Amount"}  # formatted numbers, never text
+    return [values[c] if c in numeric else safe_cell(values[c]) for c in COLUMNS]
 
 
 def _drain(buffer: io.StringIO) -> bytes:

@@ -137,7 +137,7 @@ def test_xlsx_opens_with_typed_cells_and_balanced_documents(tmp_path: Path) -> N
     assert set(totals.values()) == {Decimal("0.00")}
     assert rows[0][col["amount"]] == pytest.approx(12.34)
     assert rows[0][col["description"]] == LONG[:50]
-    assert rows[2][col["description"]] == "=SUM(A1)"  # text, never a formula
+    assert rows[2][col["description"]] == "'=SUM(A1)"  # neutralised text, never a formula
     assert UUID(rows[0][col["externalDocumentNumber"]]) == UUID(claims[0]["claim_id"])
 
 
