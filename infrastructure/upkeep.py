@@ -1,4 +1,6 @@
-"""The UpkeepTables and ScheduleTable ports on PostgreSQL: guard rows, job queue, schedules."""
+"""The UpkeepTables and ScheduleTable ports on PostgreSQL: the guard rows of open runs
+(`open_runs`, `running_syncs`, written with the events), the job queue and the schedules;
+never the read models, which may lag."""
 
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ from application.ports import Job, OpenRun, ScheduleRow
 from application.task_names import EXECUTE_BUFDIR_EXPORT, EXECUTE_EXPORT_RUN
 from infrastructure.event_store import DEFER_JOB_SQL, QUEUE
 
-RUNNING_EXPORT_RUNS = "SELECT run_id FROM export_runs WHERE status = 'running'"
+RUNNING_EXPORT_RUNS = (
+    "SELECT run_id FROM open_runs WHERE kind = 'export_run' AND status = 'running' "
+    "ORDER BY created_at"
+)
 
 ORPHANED_PENDING = """
-SELECT r.run_id FROM export_runs r
-WHERE r.status = 'pending' AND r.created_at < now() - make_interval(secs => %(older)s)
+SELECT r.run_id FROM open_runs r
+WHERE r.kind = 'export_run' AND r.status = 'pending'
+  AND r.created_at < now() - make_interval(secs => %(older)s)
   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
                   WHERE j.task_name = %(task)s
                     AND j.args ->> 'run_id' = r.run_id::text
@@ -23,14 +29,14 @@ WHERE r.status = 'pending' AND r.created_at < now() - make_interval(secs => %(ol
 """
 
 OPEN_BUFDIR_EXPORTS = """
-SELECT a.export_id,
+SELECT a.run_id,
        a.created_at < now() - make_interval(secs => %(timeout)s) AS timed_out,
        EXISTS (SELECT 1 FROM procrastinate_jobs j
-               WHERE j.task_name = %(task)s AND j.args ->> 'export_id' = a.export_id::text
+               WHERE j.task_name = %(task)s AND j.args ->> 'export_id' = a.run_id::text
                  AND j.status IN ('todo', 'doing')) AS has_job,
        a.status
-FROM bufdir_audit_log a
-WHERE a.status NOT IN ('completed', 'completed_empty', 'failed')
+FROM open_runs a
+WHERE a.kind = 'bufdir_export'
   AND (a.updated_at < now() - make_interval(secs => %(idle)s)
        OR a.created_at < now() - make_interval(secs => %(timeout)s))
 ORDER BY a.created_at

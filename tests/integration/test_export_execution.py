@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from application.export_runs import claims_in_history
 from bootstrap import Services
+from domain.shared import Actor
 from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens, claim_json, drain_queue
@@ -152,3 +154,23 @@ def test_pending_run_whose_job_was_lost_is_requeued_by_the_sweep(
     assert [str(i) for i in services.upkeep.requeue_orphaned_export_runs(0)] == [run_id]
     drain_queue(services)
     assert get_run(client, org, run_id)["status"] == "completed"
+
+
+def test_the_sweep_reads_guard_rows_not_the_lagging_read_models(
+    client: TestClient, services: Services, org: Tokens
+) -> None:
+    """No projection has run here (the export_runs read model is empty), yet the sweep finds
+    the orphaned pending run and, once it runs past the timeout, the stuck running one."""
+    setup_org(client, org, [claim_json("2025-01-10")])
+    pending = request_run(client, org, "2025-01-01", "2025-01-31")
+    running = request_run(client, org, "2025-02-01", "2025-02-28")
+    with psycopg.connect(services.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM export_runs").fetchone() == (0,)
+        conn.execute("DELETE FROM procrastinate_jobs")
+    run = services.store.get(run_id_uuid(running))
+    run.start([], Actor("system:worker", org.org_id, "crashed-worker"))
+    services.store.save(run)
+    assert [str(i) for i in services.upkeep.requeue_orphaned_export_runs(0)] == [pending]
+    services.export_runs.timeout = timedelta(0)
+    assert [str(i) for i in services.upkeep.fail_stuck_export_runs()] == [running]
+    assert get_run(client, org, running)["status"] == "failed"
