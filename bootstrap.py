@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import procrastinate
 from psycopg_pool import ConnectionPool
@@ -31,6 +32,7 @@ from application.sync_runs import SyncRuns
 from application.sync_schedules import SyncSchedules
 from application.upkeep import Upkeep
 from infrastructure.activities import PostgresActivities
+from infrastructure.analytics import Analyst
 from infrastructure.audit_heads import PostgresAuditLedger
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
@@ -305,7 +307,21 @@ class Operations:
         with psycopg.connect(self.url) as conn:
             return [verify_chain(conn, org_id)] if org_id else verify_all(conn)
 
-    def create_analytics_role(self, role: str, password: str | None) -> str:
+    def create_analytics_role(
+        self, role: str, org_id: UUID | None, all_organisations: bool, password: str | None
+    ) -> Analyst:
+        """An analyst login reading one organisation (or, explicitly, all); refusals: ValueError."""
         from infrastructure.analytics import create_analytics_role
 
-        return create_analytics_role(self.url, role, password)
+        return create_analytics_role(self.url, role, org_id=org_id,
+                                     all_organisations=all_organisations, password=password)
+
+    def list_analytics_roles(self) -> list[Analyst]:
+        from infrastructure.analytics import list_analytics_roles
+
+        return list_analytics_roles(self.url)
+
+    def revoke_analytics_role(self, role: str) -> str:
+        from infrastructure.analytics import revoke_analytics_role
+
+        return revoke_analytics_role(self.url, role)

@@ -158,15 +158,38 @@ def verify(
 
 @app.command("analytics-role")
 def analytics_role(
-    role: Annotated[str, typer.Option(help="Role name")] = "analytics_reader",
+    role: Annotated[str | None, typer.Option(help="Login role to create or update")] = None,
+    org: Annotated[UUID | None, typer.Option(help="The one organisation the role reads")] = None,
+    all_organisations: Annotated[
+        bool, typer.Option("--all-organisations", help="Operator-wide: every organisation (logged)")
+    ] = False,
     password: Annotated[
         str | None,
         typer.Option(help="Makes it a LOGIN role", envvar="EXPORT_SERVICE_ANALYTICS_PASSWORD"),
     ] = None,
+    list_roles: Annotated[bool, typer.Option("--list", help="List analysts and what they read")] = False,
+    revoke: Annotated[str | None, typer.Option(help="Take this role's access away")] = None,
 ) -> None:
-    """Create or update the analysts' role: SELECT on the analytics views, nothing else."""
-    name = _operations().create_analytics_role(role, password)
-    typer.echo(f"role {name}: SELECT on schema analytics only")
+    """Analysts' roles: SELECT on the analytics views, rows of one organisation only."""
+    _setup_logging()
+    ops = _operations()
+    try:
+        if list_roles:
+            for a in ops.list_analytics_roles():
+                login = "login" if a.can_login else "no login"
+                state = "" if a.exists else " (role no longer exists)"
+                typer.echo(f"{a.role}\t{a.scope}\t{login}{state}")
+            return
+        if revoke:
+            typer.echo(ops.revoke_analytics_role(revoke))
+            return
+        if not role:
+            raise ValueError("give --role NAME (or --list, --revoke NAME)")
+        done = ops.create_analytics_role(role, org, all_organisations, password)
+    except ValueError as e:  # the role or the request refused, in words
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"role {done.role}: SELECT on schema analytics, {done.scope}")
 
 
 def main() -> None:
