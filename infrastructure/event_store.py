@@ -41,6 +41,9 @@ from infrastructure import guards, sync_guards
 APP_NAME = "export_service"
 EVENTS_TABLE = f"{APP_NAME}_events"
 QUEUE = "exports"
+#: Added to the arguments of every job queued with events, from the events' actor: the worker
+#: logs under the correlation id and organisation of the request that queued the job.
+TRACE_KEYS = ("correlation_id", "org_id")
 
 DEFER_JOB_SQL = (
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL, "
@@ -149,6 +152,7 @@ class PostgresEventStore:
     ) -> int | None:
         pending = [e for a in aggregates for e in a.pending_events]
         statements = guards.statements_for(pending)
+        jobs = traced_jobs(jobs, pending)
         try:
             recordings = self.app.save(
                 *aggregates, jobs=jobs, guard_statements=statements, response=response
@@ -216,6 +220,14 @@ class PostgresEventStore:
 
     def max_notification_id(self) -> int:
         return self.app.recorder.max_notification_id() or 0
+
+
+def traced_jobs(jobs: Sequence[Job], pending: Sequence[Any]) -> list[Job]:
+    actor: dict[str, Any] = next(
+        (e.actor for e in pending if isinstance(getattr(e, "actor", None), dict)), {}
+    )
+    trace = {k: actor[k] for k in TRACE_KEYS if actor.get(k)}
+    return [Job(job.task, {**trace, **job.args}) for job in jobs]
 
 
 def translate(error: IntegrityError) -> Exception:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import procrastinate
 
 from application.task_names import CRON, EXECUTE_EXPORT_RUN, SWEEP
-from infrastructure.event_store import QUEUE
+from infrastructure import logs
+from infrastructure.event_store import QUEUE, TRACE_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +35,41 @@ RETRIES = {EXECUTE_EXPORT_RUN: procrastinate.RetryStrategy(max_attempts=5, expon
 DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=5)
 
 
-def build_queue(conninfo: str, handlers: TaskHandlers) -> procrastinate.App:
+def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+    """Run a job with the correlation id and organisation of the request that queued it
+    bound to every log line (the event store adds them to each job's arguments)."""
+
+    task = name or getattr(func, "__name__", "task")
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        trace = {key: kwargs.pop(key, None) for key in TRACE_KEYS}
+        run_id = kwargs.get("run_id") or kwargs.get("export_id") or kwargs.get("sync_run_id")
+        with logs.bound(**trace, run_id=run_id):
+            started = time.perf_counter()
+            log.info("job started", extra={"task": task})
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                log.warning("job failed", extra={"task": task, "error": type(exc).__name__})
+                raise
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            log.info("job finished", extra={"task": task, "duration_ms": elapsed})
+            return result
+
+    return run
+
+
+def build_queue(conninfo: str, handlers: TaskHandlers, pool_size: int = 4) -> procrastinate.App:
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4),
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_size),
         worker_defaults={"queues": [QUEUE], "install_signal_handlers": False},
     )
 
     for name, func in handlers.tasks.items():
-        app.task(name=name, queue=QUEUE, retry=RETRIES.get(name, DEFAULT_RETRY))(func)
+        app.task(name=name, queue=QUEUE, retry=RETRIES.get(name, DEFAULT_RETRY))(
+            traced(func, name)
+        )
 
     @app.periodic(cron=CRON[SWEEP], periodic_id=SWEEP)
     @app.task(name=SWEEP, queue=QUEUE, queueing_lock=SWEEP)
@@ -65,12 +95,16 @@ async def recover(app: procrastinate.App, handlers: TaskHandlers) -> None:
 
 
 async def run_worker(
-    app: procrastinate.App, handlers: TaskHandlers, name: str = "worker", **options: Any
+    app: procrastinate.App,
+    handlers: TaskHandlers,
+    name: str = "worker",
+    concurrency: int = 2,
+    **options: Any,
 ) -> None:
-    """Recover what a crash left behind, then work until stopped."""
+    """Recover what a crash left behind, then run up to `concurrency` jobs at once until stopped."""
     async with app.open_async():
         try:
             await recover(app, handlers)
         except Exception:
             log.error("recovery at worker start failed; the periodic sweep will retry", exc_info=True)
-        await app.run_worker_async(name=name, concurrency=2, **options)
+        await app.run_worker_async(name=name, concurrency=concurrency, **options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     demo_data: bool = True
     pool_size: int = Field(default=8, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+    #: `json`: one JSON object per line (for log collectors); `console`: text for a terminal.
+    log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
 
     @property
     def embedded(self) -> bool:

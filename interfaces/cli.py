@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +23,19 @@ app.add_typer(projections_app, name="projections")
 def _setup_logging() -> None:
     from bootstrap import setup_logging
 
-    setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    setup_logging()
+
+
+def _migrate_or_exit(url: str) -> list[str]:
+    """Apply missing migrations; stop with a clear message when an applied one was edited."""
+    from bootstrap import ChangedMigration, migrate_database
+
+    try:
+        return migrate_database(url)
+    except ChangedMigration as changed:
+        logging.getLogger("export_service.migrations").error("%s", changed)
+        typer.echo(f"error: {changed}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _database_url() -> str:
@@ -38,13 +51,28 @@ def _operations() -> Operations:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    status: Annotated[bool, typer.Option("--status", help="List applied and pending, change nothing")] = False,
+) -> None:
     """Apply missing migrations (safe to run again: nothing changes)."""
     _setup_logging()
-    from bootstrap import migrate_database
-
-    applied = migrate_database(_database_url())
+    if status:
+        _migration_status()
+        return
+    applied = _migrate_or_exit(_database_url())
     typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+def _migration_status() -> None:
+    found = _operations().migration_states()
+    typer.echo(f"{'version':>7}  {'state':<8} {'applied at':<25} name")
+    for m in found:
+        at = m.applied_at.isoformat(timespec="seconds") if m.applied_at else "-"
+        typer.echo(f"{m.version:>7}  {m.state:<8} {at:<25} {m.name}")
+    counts = {s: sum(m.state == s for m in found) for s in ("applied", "pending", "changed")}
+    typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if counts["changed"]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -57,30 +85,41 @@ def serve(
     _setup_logging()
     import uvicorn
 
-    from bootstrap import Settings, bootstrap, migrate_database
+    from bootstrap import Settings, bootstrap
     from interfaces.server import build_app
 
     settings = Settings(public_url=os.environ.get("EXPORT_SERVICE_PUBLIC_URL", f"http://{host}:{port}"))
     url = _database_url()
-    migrate_database(url)
+    _migrate_or_exit(url)
     services = bootstrap(settings, database_url=url)
     if demo if demo is not None else settings.embedded:
         from interfaces.demo import load_demo, print_welcome
 
         print_welcome(services, host, port, loaded=load_demo(services))
-    uvicorn.run(build_app(services), host=host, port=port, log_level="info", log_config=None)
+    # Our middleware logs each request (with its correlation id); uvicorn's access log would
+    # repeat it without.
+    uvicorn.run(build_app(services), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
-def worker(concurrency: int = 2) -> None:
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at the same time")] = 2,
+) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()
-    from bootstrap import bootstrap, migrate_database
+    from bootstrap import Settings, bootstrap
 
+    settings = Settings()
+    # Each job running at once holds a connection; keep two for the sweep and the projections.
+    settings.pool_size = max(settings.pool_size, concurrency + 2)
     url = _database_url()
-    migrate_database(url)
-    services = bootstrap(database_url=url)
-    asyncio.run(services.run_worker(name=f"worker-{os.getpid()}", install_signal_handlers=True))
+    _migrate_or_exit(url)
+    services = bootstrap(settings, database_url=url)
+    asyncio.run(
+        services.run_worker(
+            name=f"worker-{os.getpid()}", concurrency=concurrency, install_signal_handlers=True
+        )
+    )
 
 
 @app.command("db-url")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 
 import psycopg
@@ -41,16 +43,73 @@ def all_migrations() -> list[tuple[int, str, str]]:
     return [*migration_files(), (1000, "procrastinate_schema", _queue_schema())]
 
 
-def pending(conn: psycopg.Connection) -> list[tuple[int, str, str]]:
+#: The queue's schema comes from the procrastinate package, which changes it between its own
+#: releases (and migrates it itself); only our files must stay as they were applied.
+UNCHECKED = frozenset({1000})
+
+
+class ChangedMigration(RuntimeError):
+    """An applied migration's file differs from what was applied: the schema may not match."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            "applied migration(s) changed since they were applied: "
+            + ", ".join(names)
+            + ". Restore the original file(s) and add a new migration for the change."
+        )
+        self.names = names
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    version: int
+    name: str
+    state: str  # applied | pending | changed | unknown (applied, but no such file here)
+    applied_at: datetime | None
+
+
+def checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def _applied(conn: psycopg.Connection) -> dict[int, tuple[str, str, datetime]]:
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-    applied: set[int] = set()
-    if exists and exists[0]:
-        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    if not (exists and exists[0]):
+        return {}
+    rows = conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def states(conn: psycopg.Connection) -> list[MigrationState]:
+    """Every migration known here or recorded in the database, in order, with its state."""
+    applied = _applied(conn)
+    out = []
+    for version, name, sql in all_migrations():
+        if version not in applied:
+            out.append(MigrationState(version, name, "pending", None))
+            continue
+        _, stored, at = applied.pop(version)
+        changed = version not in UNCHECKED and stored != checksum(sql)
+        out.append(MigrationState(version, name, "changed" if changed else "applied", at))
+    out += [MigrationState(v, n, "unknown", at) for v, (n, _, at) in applied.items()]
+    return sorted(out, key=lambda m: m.version)
+
+
+def verify(conn: psycopg.Connection) -> None:
+    """Refuse to go on when an applied migration's file was edited afterwards."""
+    changed = [m.name for m in states(conn) if m.state == "changed"]
+    if changed:
+        raise ChangedMigration(changed)
+
+
+def pending(conn: psycopg.Connection) -> list[tuple[int, str, str]]:
+    applied = _applied(conn)
     return [m for m in all_migrations() if m[0] not in applied]
 
 
 def migrate(url: str) -> list[str]:
-    """Apply what is missing; returns the names applied (empty when up to date)."""
+    """Apply what is missing; returns the names applied (empty when up to date).
+    Raises ChangedMigration, applying nothing, when an applied file was edited."""
     from infrastructure.database import eventsourcing_env
     from infrastructure.event_store import create_event_tables
     from infrastructure.projections.runner import create_tracking_tables
@@ -60,12 +119,13 @@ def migrate(url: str) -> list[str]:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
         try:
             conn.execute(LEDGER)
+            verify(conn)
             for version, name, sql in pending(conn):
                 with conn.transaction():
                     conn.execute(sql)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (version, name, hashlib.sha256(sql.encode()).hexdigest()),
+                        (version, name, checksum(sql)),
                     )
                 log.info("applied migration %s", name)
                 done.append(name)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
-from starlette.routing import Match
 
 from application.services import ApplicationServices
 from interfaces.http import errors
@@ -29,6 +30,9 @@ from interfaces.http.routers import (
 )
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+ORG_IN_PATH = re.compile(r"^/v1/orgs/([0-9a-fA-F-]{36})(?:/|$)")
+
+log = logging.getLogger("export_service.http")
 
 Readiness = Callable[[], tuple[bool, str]]
 
@@ -42,11 +46,11 @@ Authenticate with `Authorization: Bearer <JWT>` (HS256; claims `sub`, `org_id`, 
 
 
 def route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "?"))
-    return "unmatched"
+    """The matched route's template (`/v1/orgs/{org_id}/export-runs`), never the raw path:
+    labels stay few. The router records the route in the scope while handling the request."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
 
 
 def create_app(
@@ -84,13 +88,32 @@ def create_app(
     ) -> Response:
         given = request.headers.get("x-request-id", "")
         request.state.correlation_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
+        org = ORG_IN_PATH.match(request.url.path)
+        # Every log line of this request carries these (see infrastructure/logs.py).
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            correlation_id=request.state.correlation_id, org_id=org.group(1) if org else None
+        )
         started = time.perf_counter()
         try:
             response = await call_next(request)
         except Exception as exc:  # the last line of defence: no traceback leaves the process
             response = await errors.unexpected(request, exc)
-        LATENCY.labels(route_template(request)).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route_template(request), str(response.status_code)).inc()
+        elapsed = time.perf_counter() - started
+        route = route_template(request)
+        LATENCY.labels(route).observe(elapsed)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         response.headers["X-Request-ID"] = request.state.correlation_id
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+                "actor": getattr(principal, "sub", None),
+            },
+        )
         return response
     return app

@@ -36,11 +36,13 @@ def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return decode(credentials.credentials, request.app.state.jwt_secret)
+        principal = decode(credentials.credentials, request.app.state.jwt_secret)
     except InvalidToken:
         raise HTTPException(
             401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}
         ) from None
+    request.state.principal = principal  # who asked, for the request's log line
+    return principal
 
 
 def org_member(

@@ -1,0 +1,104 @@
+"""`export-service worker` as its own process: `--concurrency N` jobs at once, and JSON log lines
+that carry the correlation id of the request that queued each job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from bootstrap import Services
+from domain.export_run import ExportRunStatus, ExportTarget
+from domain.shared import Actor, Period
+from infrastructure.logs import FIELDS
+from tests.integration.conftest import SECRET
+
+pytestmark = pytest.mark.slow
+
+JOBS = "SELECT status, count(*) FROM procrastinate_jobs WHERE task_name = 'execute_export_run' GROUP BY 1"
+
+
+def start_worker(db_url: str, tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "EXPORT_SERVICE_DATA_DIR": str(tmp_path),
+        "EXPORT_SERVICE_JWT_SECRET": SECRET,
+        "LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from interfaces.cli import main; main()", "worker", *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+    )
+    return process, log
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def job_counts(db_url: str) -> dict[str, int]:
+    with psycopg.connect(db_url) as conn:
+        return {status: count for status, count in conn.execute(JOBS)}
+
+
+def test_worker_runs_as_many_jobs_at_once_as_its_concurrency_and_logs_their_correlation(
+    services: Services, db_url: str, tmp_path: Path
+) -> None:
+    runs: dict[UUID, str] = {}
+    for i in range(5):
+        org_id, correlation = uuid4(), f"req-{i}-{uuid4().hex[:8]}"
+        run_id = services.export_runs.request_export(
+            org_id, Period(date(2025, 1, 1), date(2025, 1, 31)), ExportTarget.XLEDGER,
+            Actor("kari", org_id, correlation),
+        )
+        runs[run_id] = correlation
+    # Every run reads the claims table first: while it is locked, each job taken stays "doing".
+    blocker = psycopg.connect(db_url)
+    blocker.execute("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE")
+    worker, log = start_worker(db_url, tmp_path, "--concurrency", "3")
+    try:
+        assert wait_for(lambda: job_counts(db_url).get("doing") == 3, 60), job_counts(db_url)
+        time.sleep(1.5)  # long enough for a fourth job to be taken if the limit were not 3
+        assert job_counts(db_url) == {"doing": 3, "todo": 2}
+        blocker.rollback()
+
+        def all_ended() -> bool:
+            return all(services.store.get(r).status in (ExportRunStatus.COMPLETED,
+                                                        ExportRunStatus.FAILED) for r in runs)
+
+        assert wait_for(all_ended, 60)
+        assert wait_for(lambda: job_counts(db_url) == {"succeeded": 5}, 30), job_counts(db_url)
+    finally:
+        blocker.close()
+        worker.terminate()
+        worker.wait(30)
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert lines and all(list(line)[: len(FIELDS)] == list(FIELDS) for line in lines)
+    for run_id, correlation in runs.items():
+        mine = [line for line in lines if line["correlation_id"] == correlation]
+        events = {line["event"] for line in mine}
+        assert {"job started", "job finished"} <= events, (run_id, mine)
+        assert {line["run_id"] for line in mine} == {str(run_id)}
+        org_id = str(services.store.get(run_id).org_id)
+        assert {line["org_id"] for line in mine} == {org_id}
+        # ... and the events the worker appended carry it too.
+        history = services.store.history(run_id)
+        assert len(history) >= 3 and {e.actor["correlation_id"] for e in history} == {correlation}
+    assert "Traceback" not in log.read_text()
