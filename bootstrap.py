@@ -42,7 +42,8 @@ from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
 from infrastructure.metrics import PrometheusCounters, refresh_gauges
-from infrastructure.migrations import ChangedMigration, is_up_to_date
+from infrastructure.migrations import ChangedMigration as ChangedMigration  # for the CLI
+from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
 from infrastructure.queue import TaskHandlers, build_queue, run_worker
