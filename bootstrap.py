@@ -22,6 +22,7 @@ from application.accounting import AccountingSettingsBook, ExporterRegistry
 from application.audit import Audit
 from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
+from application.delivery import Deliveries, RetryPolicy
 from application.export_runs import ExportRuns
 from application.idempotency import Idempotency
 from application.ports import EventStore, RunCounters
@@ -37,6 +38,10 @@ from infrastructure.audit_heads import PostgresAuditLedger
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
+from infrastructure.delivery import HttpLedgerClients
+from infrastructure.delivery.connections import PostgresDeliveryConnections
+from infrastructure.delivery.credentials import cipher_for
+from infrastructure.delivery.lines import VoucherLines
 from infrastructure.event_store import EventLog, PostgresEventStore, open_event_log
 from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
@@ -90,6 +95,7 @@ class Services:
     projections: ProjectionCatchUp
     app: ApplicationServices
     upkeep: Upkeep
+    delivery_connections: PostgresDeliveryConnections
     #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -138,6 +144,14 @@ class Services:
 
     def readiness(self) -> Callable[[], tuple[bool, str]]:
         return readiness_of(self.database_url)
+
+    def check_credentials_key(self) -> int:
+        """At start of `serve` and `worker`: the key is there and decrypts every stored
+        credential (how many); CredentialsUnavailable naming the variable otherwise."""
+        problem = getattr(self.delivery_connections.cipher, "problem", None)
+        if problem is not None:
+            raise problem
+        return self.delivery_connections.verify_all()
 
     def close(self) -> None:
         self.pool.close()
@@ -191,6 +205,24 @@ def bootstrap(
     ledger = PostgresAuditLedger(pool, postgres_store, files)
 
     accounting_settings = AccountingSettingsBook(events)
+    counters = counters or PrometheusCounters()
+    delivery_connections = PostgresDeliveryConnections(pool, cipher_for(settings))
+    delivery = Deliveries(
+        store=events,
+        connections=delivery_connections,
+        clients=HttpLedgerClients(settings.delivery_timeout_seconds),
+        line_source=VoucherLines(),
+        clock=clock,
+        settings_of=accounting_settings.for_export,
+        allowed_hosts=settings.allowed_delivery_hosts,
+        retry=RetryPolicy(
+            attempts=settings.delivery_retry_attempts,
+            initial_seconds=settings.delivery_retry_initial_seconds,
+            max_seconds=settings.delivery_retry_max_seconds,
+        ),
+        batch_size=settings.delivery_batch_size,
+        observe=getattr(counters, "delivery", None),
+    )
     export_runs = ExportRuns(
         store=events,
         claims=claims,
@@ -201,6 +233,7 @@ def bootstrap(
         timeout=timedelta(seconds=settings.run_timeout_seconds),
         listing=read_models,
         freshness=freshness,
+        delivery_job=delivery.job_for,
     )
     bufdir_config = BufdirConfigBook(events)
     bufdir_exports = BufdirExports(
@@ -224,6 +257,7 @@ def bootstrap(
         downloads=Downloads(files, signer),
         audit=Audit(events, ledger, freshness),
         idempotency=Idempotency(idempotency),
+        delivery=delivery,
     )
     upkeep = Upkeep(
         PostgresUpkeepTables(pool),
@@ -234,9 +268,10 @@ def bootstrap(
         AccountingSyncs(events, export_runs),
         idempotency,
         ledger,
-        counters or PrometheusCounters(),
+        counters,
         run_timeout_seconds=settings.run_timeout_seconds,
         idempotency_ttl_hours=settings.idempotency_ttl_hours,
+        delivery=delivery,
     )
     return Services(
         settings=settings,
@@ -254,6 +289,7 @@ def bootstrap(
         projections=freshness,
         app=app,
         upkeep=upkeep,
+        delivery_connections=delivery_connections,
     )
 
 
@@ -319,6 +355,36 @@ class Operations:
 
         with psycopg.connect(self.url) as conn:
             return [verify_chain(conn, org_id)] if org_id else verify_all(conn)
+
+    def new_credentials_key(self) -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+
+    def rotate_credentials_key(self, settings: Settings) -> tuple[int, bool]:
+        """Re-encrypt every stored credential with the newest key; (count, key file replaced).
+
+        With EXPORT_SERVICE_CREDENTIALS_KEY="NEW,OLD": re-encrypts with NEW. Embedded without
+        the variable: a new key goes first into the key file (old ones kept until every
+        credential is re-encrypted), then the file keeps the new key alone."""
+        from infrastructure.delivery.connections import PostgresDeliveryConnections
+        from infrastructure.delivery.credentials import (
+            CredentialCipher,
+            key_file,
+            resolve_keys,
+            write_key_file,
+        )
+
+        keys = resolve_keys(settings)
+        from_file = settings.credentials_key is None
+        if from_file:
+            keys = [self.new_credentials_key(), *keys]
+            write_key_file(key_file(settings), keys)
+        with ConnectionPool(self.url, min_size=1, max_size=1) as pool:
+            count = PostgresDeliveryConnections(pool, CredentialCipher(keys)).rotate_all()
+        if from_file:
+            write_key_file(key_file(settings), keys[:1])
+        return count, from_file
 
     def create_analytics_role(
         self, role: str, org_id: UUID | None, all_organisations: bool, password: str | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ class ExportRunView:
     created_at: datetime
     completed_at: datetime | None
     version: int
+    delivery: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, run: ExportRun) -> ExportRunView:
@@ -72,6 +73,7 @@ class ExportRunView:
             if run.status in (ExportRunStatus.COMPLETED, ExportRunStatus.FAILED)
             else None,
             version=run.version,
+            delivery=dict(run.delivery) if run.delivery else None,
         )
 
 
@@ -115,6 +117,7 @@ class ExportRuns(RunReads[ExportRun]):
         timeout: timedelta = timedelta(minutes=15),
         listing: RunListing | None = None,
         freshness: Freshness | None = None,
+        delivery_job: Callable[[UUID, str, UUID], Job | None] | None = None,
     ) -> None:
         self.store = store
         self.claims = claims
@@ -125,6 +128,8 @@ class ExportRuns(RunReads[ExportRun]):
         self.timeout = timeout
         self.listing = listing
         self.freshness = freshness
+        #: The job posting a completed run to the ledger, when the organisation enabled it.
+        self.delivery_job = delivery_job or (lambda org_id, target, run_id: None)
 
     def request_export(
         self,
@@ -185,7 +190,10 @@ class ExportRuns(RunReads[ExportRun]):
             self.store.save(run)
             return run.status
         run.complete(stored.as_event_data(), actor)
-        self.store.save(run)
+        job = self.delivery_job(run.org_id, run.target.value, run.id)
+        if job is not None:
+            run.queue_delivery(actor)  # same append as Completed: no completed run is missed
+        self.store.save(run, jobs=[job] if job is not None else [])
         return run.status
 
     @retry_on_conflict(attempts=5)

@@ -4,6 +4,7 @@ infrastructure/ implements and tests/unit/fakes.py fakes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -353,3 +354,112 @@ class RunCounters(Protocol):
     def scheduled_sync_started(self, drift_flagged: bool) -> None: ...
 
     def sync_timed_out(self) -> None: ...
+
+
+# Delivery by API (application/delivery.py).
+
+
+class DeliveryRefused(Exception):
+    """The accounting system refused the request (4xx, a GraphQL error): sending the same
+    again would not help. The message is the vendor's, already sanitised."""
+
+    code = "refused"
+
+
+class CredentialsRefused(DeliveryRefused):
+    """The token request or the bearer token was refused (401, invalid_client)."""
+
+    code = "credentials_refused"
+
+
+class DeliveryUnavailable(Exception):
+    """A transient failure (network, 5xx, 429): worth retrying, after `retry_after` seconds
+    when the server said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CredentialsUnavailable(Exception):
+    """The credentials key is missing or wrong: stored credentials cannot be used. The message
+    is one line naming the variable, never a key."""
+
+
+class LedgerClient(Protocol):
+    """One organisation's accounting system, as its public API documents it."""
+
+    def check(self) -> None:
+        """A token request and one harmless read; raises CredentialsRefused/DeliveryRefused/
+        DeliveryUnavailable."""
+        ...
+
+    def present(self, lines: Sequence[Any]) -> set[str]:
+        """The keys (`DeliveryLine.key`) of those lines the ledger already holds."""
+        ...
+
+    def post(self, lines: Sequence[Any]) -> None:
+        """Post the lines (one batch); after a transient error some may have been stored."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LedgerClients(Protocol):
+    def open(
+        self, target: str, settings: dict[str, Any], credentials: dict[str, str]
+    ) -> LedgerClient: ...
+
+
+@dataclass(frozen=True)
+class DeliveryConnection:
+    """A stored connection: settings without secrets, whether credentials are set, health."""
+
+    org_id: UUID
+    target: str
+    settings: dict[str, Any]
+    credentials_set: bool
+    configured_at: datetime
+    configured_by: str
+    health: dict[str, Any] | None = None
+
+
+class DeliveryConnections(Protocol):
+    """Connections per organisation and target; credentials are encrypted by the adapter and
+    only ever leave it decrypted through `credentials`."""
+
+    def save(
+        self,
+        org_id: UUID,
+        target: str,
+        settings: dict[str, Any],
+        credentials: dict[str, str] | None,
+        configured_by: str,
+    ) -> DeliveryConnection: ...
+
+    def get(self, org_id: UUID, target: str) -> DeliveryConnection:
+        """Raises NotFound."""
+        ...
+
+    def credentials(self, org_id: UUID, target: str) -> dict[str, str]: ...
+
+    def record_health(
+        self, org_id: UUID, target: str, ok: bool, message: str, at: datetime,
+        next_check_at: datetime, failures: int,
+    ) -> None: ...
+
+    def due_for_health(self, now: datetime) -> list[tuple[UUID, str]]: ...
+
+    def hold_delivery(self, run_id: UUID) -> AbstractContextManager[bool]:
+        """A lock held while one worker posts a run's lines: True when this caller got it.
+        Released when the holder ends, however it ends (a killed worker's session closes)."""
+        ...
+
+
+class DeliveryLineSource(Protocol):
+    def lines(
+        self, target: str, run: Any, claims: Iterable[dict[str, Any]], settings: Any,
+        connection: dict[str, Any],
+    ) -> list[Any]:
+        """The run's vouchers as DeliveryLines, exactly as its file books them."""
+        ...

@@ -11,6 +11,7 @@ from application.accounting import AccountingSettingsBook
 from application.audit import Audit
 from application.bufdir_config_book import BufdirConfigBook
 from application.bufdir_exports import BufdirExports
+from application.delivery import Deliveries
 from application.export_runs import ExportRuns
 from application.idempotency import Idempotency
 from application.source_data import Downloads, SourceData
@@ -30,3 +31,4 @@ class ApplicationServices:
     downloads: Downloads
     audit: Audit
     idempotency: Idempotency
+    delivery: Deliveries

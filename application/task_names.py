@@ -12,6 +12,8 @@ SWEEP = "sweep"
 SYNC_TICK = "sync_tick"
 SYNC_ARCHIVE = "sync_archive"
 LOG_AUDIT_HEADS = "log_audit_heads"
+DELIVER_EXPORT_RUN = "deliver_export_run"
+DELIVERY_HEALTH = "delivery_health"
 
 #: Periodic jobs: name -> cron (UTC).
 CRON = {
@@ -19,4 +21,5 @@ CRON = {
     SYNC_TICK: "* * * * *",
     SYNC_ARCHIVE: "17 3 * * *",
     LOG_AUDIT_HEADS: "0 3 * * *",
+    DELIVERY_HEALTH: "* * * * *",  # checks only connections due (each at most every 15 min)
 }

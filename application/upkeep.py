@@ -20,6 +20,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from application.bufdir_exports import BufdirExports
+from application.delivery import Deliveries
 from application.export_runs import ExportRuns
 from application.ports import AuditLedger, IdempotencyKeys, Job, RunCounters, UpkeepTables
 from application.sync_accounting import AccountingSyncs
@@ -27,6 +28,8 @@ from application.sync_runs import SyncRuns
 from application.sync_schedules import SyncSchedules
 from application.task_names import (
     CRON,
+    DELIVER_EXPORT_RUN,
+    DELIVERY_HEALTH,
     EXECUTE_BUFDIR_EXPORT,
     EXECUTE_EXPORT_RUN,
     LOG_AUDIT_HEADS,
@@ -59,6 +62,7 @@ class Upkeep:
         *,
         run_timeout_seconds: int,
         idempotency_ttl_hours: int,
+        delivery: Deliveries | None = None,
     ) -> None:
         self.tables = tables
         self.export_runs = export_runs
@@ -71,6 +75,7 @@ class Upkeep:
         self.counters = counters
         self.run_timeout_seconds = run_timeout_seconds
         self.idempotency_ttl_hours = idempotency_ttl_hours
+        self.delivery = delivery
 
     # Queued tasks (job arguments arrive as JSON strings).
 
@@ -90,12 +95,17 @@ class Upkeep:
     def settle_accounting_sync(self, sync_run_id: str) -> None:
         self.accounting.settle(sync_run_id)
 
+    def deliver_export_run(self, run_id: str) -> None:
+        if self.delivery is not None:
+            self.delivery.deliver(UUID(str(run_id)))
+
     def tasks(self) -> dict[str, Callable[..., None]]:
         return {
             EXECUTE_EXPORT_RUN: self.execute_export_run,
             EXECUTE_BUFDIR_EXPORT: self.execute_bufdir_export,
             RUN_ACCOUNTING_SYNC: self.run_accounting_sync,
             SETTLE_ACCOUNTING_SYNC: self.settle_accounting_sync,
+            DELIVER_EXPORT_RUN: self.deliver_export_run,
         }
 
     # Periodic jobs (called with the tick's timestamp).
@@ -113,12 +123,17 @@ class Upkeep:
     def log_audit_heads(self, timestamp: int | None = None) -> int:
         return self.ledger.log_heads()
 
+    def check_delivery_health(self, timestamp: int | None = None) -> int:
+        """Check the delivery connections that are due (each at most every 15 minutes)."""
+        return self.delivery.check_due() if self.delivery is not None else 0
+
     def periodic(self) -> dict[str, tuple[str, Callable[[int], object]]]:
         """Periodic jobs besides the sweep: name -> (cron, function of the timestamp)."""
         return {
             SYNC_TICK: (CRON[SYNC_TICK], self.sync_tick),
             SYNC_ARCHIVE: (CRON[SYNC_ARCHIVE], self.sync_archive),
             LOG_AUDIT_HEADS: (CRON[LOG_AUDIT_HEADS], self.log_audit_heads),
+            DELIVERY_HEALTH: (CRON[DELIVERY_HEALTH], self.check_delivery_health),
         }
 
     # The sweep.

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import Actor, DomainError, Lifecycle, Period
+from domain.delivery import DELIVERY, DeliveryStatus
+from domain.shared import Actor, DomainError, Lifecycle, Period, TransitionNotAllowed
 
 
 class ExportTarget(str, Enum):
@@ -129,6 +130,8 @@ class ExportRun(Aggregate):
         self.error: dict[str, str] | None = None
         self.requested_by = actor
         self.requested_via = requested_via
+        #: Posting by API (domain/delivery.py), None unless the organisation has it enabled.
+        self.delivery: dict[str, Any] | None = None
 
     @classmethod
     def request(
@@ -192,3 +195,86 @@ class ExportRun(Aggregate):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    # Delivery: a completed run's lines posted to the accounting system, each exactly once.
+
+    @property
+    def delivery_status(self) -> DeliveryStatus | None:
+        return DeliveryStatus(self.delivery["status"]) if self.delivery else None
+
+    def queue_delivery(self, actor: Actor) -> None:
+        if self.status is not S.COMPLETED or self.delivery is not None:
+            raise TransitionNotAllowed("ExportRun", "queue_delivery", self.status.value)
+        self._delivery_queued(actor=actor.as_event_data())
+
+    def start_delivery(self, lines_total: int, already_present: int, actor: Actor) -> None:
+        """A first start or a resume after a crash; `already_present` lines were found in the
+        ledger before posting anything (posted by an attempt that ended before recording it)."""
+        status = self._delivery_or_refuse("start")
+        command = "resume" if status is DeliveryStatus.DELIVERING else "start"
+        DELIVERY.target(command, status)
+        self._delivery_started(
+            lines_total=lines_total, already_present=already_present, actor=actor.as_event_data()
+        )
+
+    def record_lines_posted(self, batch: int, keys: list[str], actor: Actor) -> None:
+        DELIVERY.target("post", self._delivery_or_refuse("post"))
+        self._lines_posted(batch=batch, count=len(keys), keys=keys, actor=actor.as_event_data())
+
+    def complete_delivery(self, at: str, actor: Actor) -> None:
+        DELIVERY.target("complete", self._delivery_or_refuse("complete"))
+        self._delivery_completed(at=at, actor=actor.as_event_data())
+
+    def fail_delivery(self, code: str, message: str, actor: Actor) -> None:
+        DELIVERY.target("fail", self._delivery_or_refuse("fail"))
+        self._delivery_failed(code=code, message=message[:2000], actor=actor.as_event_data())
+
+    def retry_delivery(self, actor: Actor) -> None:
+        DELIVERY.target("retry", self._delivery_or_refuse("retry"))
+        self._delivery_retry_requested(actor=actor.as_event_data())
+
+    def _delivery_or_refuse(self, command: str) -> DeliveryStatus:
+        status = self.delivery_status
+        if status is None:
+            raise TransitionNotAllowed("ExportRun", f"{command}_delivery", self.status.value)
+        return status
+
+    @event("DeliveryQueued")
+    def _delivery_queued(self, actor: dict[str, str]) -> None:
+        self.delivery = {
+            "status": DeliveryStatus.PENDING.value, "attempts": 0, "lines_total": None,
+            "lines_posted": 0, "last_error": None, "delivered_at": None,
+        }
+
+    @event("DeliveryStarted")
+    def _delivery_started(self, lines_total: int, already_present: int, actor: dict[str, str]) -> None:
+        assert self.delivery is not None
+        self.delivery.update(
+            status=DeliveryStatus.DELIVERING.value, attempts=self.delivery["attempts"] + 1,
+            lines_total=lines_total, lines_posted=already_present,
+        )
+
+    @event("LinesPosted")
+    def _lines_posted(self, batch: int, count: int, keys: list[str], actor: dict[str, str]) -> None:
+        assert self.delivery is not None
+        self.delivery["lines_posted"] += count
+
+    @event("DeliveryCompleted")
+    def _delivery_completed(self, at: str, actor: dict[str, str]) -> None:
+        assert self.delivery is not None
+        self.delivery.update(
+            status=DeliveryStatus.DELIVERED.value, delivered_at=at, last_error=None,
+            lines_posted=self.delivery["lines_total"],
+        )
+
+    @event("DeliveryFailed")
+    def _delivery_failed(self, code: str, message: str, actor: dict[str, str]) -> None:
+        assert self.delivery is not None
+        self.delivery.update(
+            status=DeliveryStatus.FAILED.value, last_error={"code": code, "message": message}
+        )
+
+    @event("DeliveryRetryRequested")
+    def _delivery_retry_requested(self, actor: dict[str, str]) -> None:
+        assert self.delivery is not None
+        self.delivery["status"] = DeliveryStatus.PENDING.value

@@ -30,7 +30,23 @@ SYNC_TIMED_OUT = Counter(
     "export_service_sync_timed_out_total", "Sync runs failed by the sweep after their timeout"
 )
 
+DELIVERY_OUTCOMES = Counter(
+    "export_service_delivery_total",
+    "Delivery by API by target: lines posted, runs delivered, deliveries failed",
+    ["target", "outcome"],
+)
+DELIVERY_CONNECTIONS = Gauge(
+    "export_service_delivery_connections",
+    "Enabled delivery connections of all organisations by target and last health check",
+    ["target", "health"],
+)
+
 RUNS_BY_STATUS = "SELECT status, count(*) FROM export_runs GROUP BY 1"
+CONNECTIONS_BY_HEALTH = """
+SELECT target, CASE WHEN health_ok IS NULL THEN 'unknown' WHEN health_ok THEN 'ok'
+       ELSE 'failing' END, count(*)
+FROM delivery_connections WHERE (settings->>'enabled')::boolean GROUP BY 1, 2
+"""
 
 
 class PrometheusCounters:
@@ -45,6 +61,9 @@ class PrometheusCounters:
     def sync_timed_out(self) -> None:
         SYNC_TIMED_OUT.inc()
 
+    def delivery(self, target: str, outcome: str, count: int) -> None:
+        DELIVERY_OUTCOMES.labels(target, outcome).inc(count)
+
 
 def refresh_gauges(pool: ConnectionPool) -> None:
     """Projection lags and runs by status, read when /metrics is scraped."""
@@ -53,3 +72,6 @@ def refresh_gauges(pool: ConnectionPool) -> None:
             PROJECTION_LAG.labels(lag.name).set(lag.lag)
         for status, count in conn.execute(RUNS_BY_STATUS):
             EXPORT_RUNS_BY_STATUS.labels(status).set(count)
+        DELIVERY_CONNECTIONS.clear()
+        for target, health, count in conn.execute(CONNECTIONS_BY_HEALTH):
+            DELIVERY_CONNECTIONS.labels(target, health).set(count)

@@ -34,6 +34,23 @@ class Settings(BaseSettings):
     )
     #: `json`: one JSON object per line (for log collectors); `console`: text for a terminal.
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
+    #: Fernet key(s), comma-separated: the first encrypts, all decrypt (key rotation).
+    credentials_key: SecretStr | None = None
+    #: Hosts delivery endpoints may use (comma-separated; ports are not part of the match).
+    delivery_hosts: str | None = None
+    delivery_batch_size: int = Field(default=100, gt=0, le=1000)
+    delivery_retry_attempts: int = Field(default=8, gt=0)
+    delivery_retry_initial_seconds: float = Field(default=0.5, gt=0)
+    delivery_retry_max_seconds: float = Field(default=60, gt=0)
+    delivery_timeout_seconds: float = Field(default=30, gt=0)
+
+    @property
+    def allowed_delivery_hosts(self) -> list[str]:
+        from domain.delivery import DEFAULT_HOSTS
+
+        if self.delivery_hosts is None:
+            return list(DEFAULT_HOSTS)
+        return [h.strip().lower() for h in self.delivery_hosts.split(",") if h.strip()]
 
     @property
     def embedded(self) -> bool:

@@ -18,6 +18,8 @@ app = typer.Typer(help="export-service: accounting exports and Bufdir reports, e
                   no_args_is_help=True)
 projections_app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
+key_app = typer.Typer(help="The key that encrypts stored delivery credentials.", no_args_is_help=True)
+app.add_typer(key_app, name="credentials-key")
 
 
 def _setup_logging() -> None:
@@ -92,6 +94,7 @@ def serve(
     url = _database_url()
     _migrate_or_exit(url)
     services = bootstrap(settings, database_url=url)
+    _check_credentials_key(services)
     if demo if demo is not None else settings.embedded:
         from interfaces.demo import load_demo, print_welcome
 
@@ -115,6 +118,7 @@ def worker(
     url = _database_url()
     _migrate_or_exit(url)
     services = bootstrap(settings, database_url=url)
+    _check_credentials_key(services)
     asyncio.run(
         services.run_worker(
             name=f"worker-{os.getpid()}", concurrency=concurrency, install_signal_handlers=True
@@ -236,3 +240,45 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _check_credentials_key(services: object) -> None:
+    """Stop at start with one line naming the variable when the key is missing or does not
+    decrypt the stored credentials: never run with a delivery target that cannot work."""
+    from application.ports import CredentialsUnavailable
+
+    try:
+        services.check_credentials_key()  # type: ignore[attr-defined]
+    except CredentialsUnavailable as problem:
+        typer.echo(f"export-service: {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+@key_app.command("new")
+def new_key() -> None:
+    """Print a new random key (for EXPORT_SERVICE_CREDENTIALS_KEY)."""
+    typer.echo(_operations().new_credentials_key())
+
+
+@key_app.command("rotate")
+def rotate_key() -> None:
+    """Re-encrypt every stored credential with the newest key.
+
+    Set EXPORT_SERVICE_CREDENTIALS_KEY="NEW,OLD" (NEW from `credentials-key new`), run this,
+    then set it to "NEW" alone. In embedded mode without the variable a new key is generated
+    and the key file keeps only it once every credential is re-encrypted.
+    """
+    _setup_logging()
+    from application.ports import CredentialsUnavailable
+    from bootstrap import Settings
+
+    try:
+        count, replaced = _operations().rotate_credentials_key(Settings())
+    except CredentialsUnavailable as problem:
+        typer.echo(f"export-service: {problem}", err=True)
+        raise typer.Exit(2) from None
+    if replaced:
+        typer.echo(f"re-encrypted {count} credential(s); the key file now holds the new key only")
+    else:
+        typer.echo(f"re-encrypted {count} credential(s) with the first key; "
+                   "EXPORT_SERVICE_CREDENTIALS_KEY may now hold that key alone")

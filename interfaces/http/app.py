@@ -21,6 +21,7 @@ from interfaces.http.routers import (
     audit,
     bufdir,
     claims,
+    delivery,
     export_runs,
     files,
     history,
@@ -77,7 +78,7 @@ def create_app(
     app.state.refresh_metrics = refresh_metrics
     errors.install(app)
     for module in (ops, claims, accounting_settings, audit, export_runs, files, activities, bufdir,
-                   history, sync_runs, sync_schedules):
+                   history, sync_runs, sync_schedules, delivery):
         app.include_router(module.router)
     for extra in routers:
         app.include_router(extra)

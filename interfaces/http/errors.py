@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import Forbidden, IdempotencyConflict, IdempotencyMismatch
-from application.ports import ConcurrentChange, NotFound
+from application.ports import ConcurrentChange, CredentialsUnavailable, NotFound
 from domain.export_run import RunAlreadyExists
 from domain.shared import DomainError, TransitionNotAllowed
 
@@ -85,6 +85,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConcurrentChange)
     async def concurrent(_: Request, exc: ConcurrentChange) -> JSONResponse:
         return JSONResponse({"detail": "changed concurrently; retry"}, status_code=409)
+
+    @app.exception_handler(CredentialsUnavailable)
+    async def no_key(_: Request, exc: CredentialsUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     app.add_exception_handler(Exception, unexpected)
 

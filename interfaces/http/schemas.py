@@ -71,6 +71,17 @@ class RunError(BaseModel):
     message: str
 
 
+class DeliveryOut(BaseModel):
+    """Posting by API to the accounting system (only when the organisation enabled it)."""
+
+    status: str
+    attempts: int
+    lines_posted: int
+    lines_total: int | None = None
+    last_error: RunError | None
+    delivered_at: datetime | None
+
+
 class ExportRunOut(BaseModel):
     run_id: UUID
     org_id: UUID
@@ -84,6 +95,7 @@ class ExportRunOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     version: int | None = None
+    delivery: DeliveryOut | None = None
 
 
 class ErrorItem(BaseModel):

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 SECRET = "e2e-secret-" + "z" * 40
+CREDENTIALS_KEY = "ZTJlLWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcy0hISE="
 
 
 def free_port() -> int:
@@ -74,7 +75,8 @@ def start_service(tmp: Path, env_overrides: dict[str, str], wait: float = 90) ->
 def service(db_url: str, tmp_path: Path) -> Iterator[RunningService]:
     """The service on a fresh database of the test server (no demo data)."""
     running = start_service(
-        tmp_path, {"DATABASE_URL": db_url, "EXPORT_SERVICE_JWT_SECRET": SECRET}
+        tmp_path, {"DATABASE_URL": db_url, "EXPORT_SERVICE_JWT_SECRET": SECRET,
+                   "EXPORT_SERVICE_CREDENTIALS_KEY": CREDENTIALS_KEY}
     )
     yield running
     running.stop()

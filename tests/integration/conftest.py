@@ -17,6 +17,8 @@ from infrastructure.settings import Settings
 from interfaces.http.auth import Role, mint
 
 SECRET = "test-secret-" + "x" * 40
+#: A fixed Fernet key for processes started with an external DATABASE_URL (it must be given).
+CREDENTIALS_KEY = "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE="
 
 
 @pytest.fixture

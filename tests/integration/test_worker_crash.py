@@ -19,7 +19,7 @@ from bootstrap import Services
 from domain.export_run import ExportRunStatus, ExportTarget
 from domain.shared import Actor, Period
 from interfaces.demo import ORGS, demo_settings
-from tests.integration.conftest import SECRET
+from tests.integration.conftest import CREDENTIALS_KEY, SECRET
 
 CLAIMS = 20_000
 
@@ -32,6 +32,7 @@ def worker(db_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
         "DATABASE_URL": db_url,
         "EXPORT_SERVICE_DATA_DIR": str(data_dir),
         "EXPORT_SERVICE_JWT_SECRET": SECRET,
+        "EXPORT_SERVICE_CREDENTIALS_KEY": CREDENTIALS_KEY,
         "EXPORT_SERVICE_STALLED_JOB_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
     }

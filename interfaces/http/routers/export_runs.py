@@ -42,6 +42,7 @@ def to_out(services: Any, view: Any) -> ExportRunOut:
         created_at=data["created_at"],
         completed_at=data.get("completed_at"),
         version=data.get("version"),
+        delivery=data.get("delivery"),
     )
 
 
@@ -104,3 +105,16 @@ def get_run(
     """The run as its events say, now, after event `version`, or as it was at `as_of`."""
     view = services.export_runs.view(org_id, run_id, version=version, as_of=as_of)
     return to_out(services, view)
+
+
+@router.post("/{run_id}/delivery", status_code=202, response_model=ExportRunOut)
+def retry_delivery(
+    org_id: UUID,
+    run_id: UUID,
+    request: Request,
+    services: ServicesDep,
+    principal: Annotated[Any, require(EXPORTERS)],
+) -> ExportRunOut:
+    """Queue a failed delivery again (409 unless it failed); it posts only what is missing."""
+    services.delivery.retry_failed(org_id, run_id, actor_of(request, principal))
+    return to_out(services, services.export_runs.view(org_id, run_id))
