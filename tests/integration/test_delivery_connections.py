@@ -4,6 +4,7 @@ hosts limited to the allow-list (refused before anything is contacted)."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -128,7 +129,7 @@ def test_only_admins_store_and_others_cannot_read_another_orgs(
     assert client.get(path, headers=org.header(Role.ANALYST)).status_code == 403
     assert client.put(path, json=xl_connection(standin, url),
                       headers=org.header(Role.ADMIN)).status_code == 200
-    other = Tokens(__import__("uuid").uuid4())
+    other = Tokens(uuid4())
     assert client.get(path, headers=other.header(Role.ADMIN)).status_code == 403
 
 

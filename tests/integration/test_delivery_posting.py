@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_dropped_connection_after_a_stored_batch_posts_nothing_twice(
     assert standin.faults.drop_after_store == 0
     assert_bc_lines_once(standin, claims)
     xstandin, xurl = xl
-    other = Tokens(__import__("uuid").uuid4())
+    other = Tokens(uuid4())
     prepare(client, other, "xledger", xl_connection(xstandin, xurl), claims=7)
     xstandin.faults.drop_after_store = 1
     xrun = request_run(client, other, "xledger")
