@@ -20,7 +20,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_exponential_jitter
 
 from application.errors import ExportRefused
-from application.history import owned
 from application.ports import (
     Clock,
     CredentialsRefused,
@@ -36,6 +35,7 @@ from application.ports import (
     LedgerClients,
     NotFound,
 )
+from application.runs import owned, system_actor
 from application.task_names import DELIVER_EXPORT_RUN as DELIVER_TASK
 from domain.delivery import (
     DeliveryLine,
@@ -218,7 +218,7 @@ class Deliveries:
             self._deliver(run)
 
     def _deliver(self, run: ExportRun) -> None:
-        actor = Actor(SYSTEM_SUB, run.org_id, f"delivery:{run.id}")
+        actor = system_actor(SYSTEM_SUB, run.org_id, f"delivery:{run.id}")
         target = run.target.value
         try:
             conn = self.connections.get(run.org_id, target)
