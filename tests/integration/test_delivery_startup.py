@@ -67,7 +67,8 @@ def test_rotating_the_key_re_encrypts_every_credential(
 ) -> None:
     store_connection(client, org, *xl)
     old = (tmp_path / "credentials-key").read_text()
-    new = CliRunner().invoke(app, ["credentials-key", "new"]).output.strip()
+    new = CliRunner().invoke(app, ["credentials-key", "new"]).output.strip().splitlines()[-1]
+    Fernet(new.encode())  # the command prints a usable key
     rotated = CliRunner().invoke(app, ["credentials-key", "rotate"], env={
         "DATABASE_URL": db_url, "EXPORT_SERVICE_CREDENTIALS_KEY": f"{new},{old}"})
     assert rotated.exit_code == 0, rotated.output
