@@ -12,7 +12,7 @@ import httpx
 from infrastructure.logs import FIELDS
 from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role
-from tests.e2e.conftest import SECRET, RunningService, start_service
+from tests.e2e.conftest import CREDENTIALS_KEY, SECRET, RunningService, start_service
 from tests.e2e.test_service import auth, poll
 from tests.integration.conftest import claim_json
 
@@ -58,6 +58,7 @@ def test_one_request_is_followed_into_its_run_in_json_lines(service: RunningServ
 
 def test_console_format_is_plain_text(db_url: str, tmp_path: Path) -> None:
     running = start_service(tmp_path, {"DATABASE_URL": db_url, "EXPORT_SERVICE_JWT_SECRET": SECRET,
+                                       "EXPORT_SERVICE_CREDENTIALS_KEY": CREDENTIALS_KEY,
                                        "LOG_FORMAT": "console"})
     try:
         httpx.get(running.base_url + "/healthz", headers={"X-Request-ID": "plain-1"}, timeout=5)

@@ -20,7 +20,7 @@ from bootstrap import Services
 from domain.export_run import ExportRunStatus, ExportTarget
 from domain.shared import Actor, Period
 from infrastructure.logs import FIELDS
-from tests.integration.conftest import SECRET
+from tests.integration.conftest import CREDENTIALS_KEY, SECRET
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,7 @@ def start_worker(db_url: str, tmp_path: Path, *args: str) -> tuple[subprocess.Po
         "DATABASE_URL": db_url,
         "EXPORT_SERVICE_DATA_DIR": str(tmp_path),
         "EXPORT_SERVICE_JWT_SECRET": SECRET,
+        "EXPORT_SERVICE_CREDENTIALS_KEY": CREDENTIALS_KEY,
         "LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
