@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ class ActivityRecord:
     description: str
     duration_minutes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Last day of an activity held over several days; None: held on `date` only.
+    end_date: datetime.date | None = None
+    #: How a one-to-one contact took place: in_person, phone, video or written.
+    contact_mode: str | None = None
 
 
 def attachment_path(org_id: UUID, activity_id: str, name: str) -> str:

@@ -7,7 +7,12 @@ from uuid import UUID
 
 from application.ports import EventStore, NotFound
 from application.runs import retry_on_conflict
-from domain.bufdir_config import DEFAULT_CONFIG, BufdirConfigDocument, parse_config
+from domain.bufdir_config import (
+    DEFAULT_CONFIG,
+    BufdirConfigDocument,
+    check_against_rules,
+    parse_config,
+)
 from domain.bufdir_config_aggregate import BufdirConfig, config_id
 from domain.shared import Actor
 
@@ -23,7 +28,9 @@ class BufdirConfigBook:
     def configure(
         self, org_id: UUID, document: BufdirConfigDocument, actor: Actor
     ) -> tuple[int, BufdirConfigDocument]:
-        """Record the document as the organisation's new version (ConfigUnchanged if equal)."""
+        """Record the document as the organisation's new version (ConfigUnchanged if equal);
+        one that would count more than the counting rules allow is refused, naming the field."""
+        check_against_rules(document)
         config: BufdirConfig
         try:
             config = self._get(org_id)

@@ -75,6 +75,7 @@ class _Run:
     config: BufdirConfigDocument | None = None
     report: Path | None = None
     activity_ids: list[str] | None = None
+    summary: Summary | None = None
 
 
 class BufdirExports(RunReads[BufdirExport]):
@@ -213,7 +214,7 @@ class BufdirExports(RunReads[BufdirExport]):
         run.report = run.workdir / f"bufdir-{run.export.period_start:%Y%m%d}-{run.export.id}"
         run.report = run.report.with_suffix(f".{run.export.format.value}")
         run.activity_ids = [] if run.export.include_attachments else None
-        summary = Summary(run.config)
+        summary = run.summary = Summary()
         run.row_count = self.writer.write(
             run.export.format.value, self._rows(run, summary), run.config.headers, summary,
             run.report,
@@ -236,7 +237,8 @@ class BufdirExports(RunReads[BufdirExport]):
         ext = run.report.suffix.lstrip(".")
         path = f"bufdir/{e.org_id}/{e.id}.{ext}"
         stored = self.files.write(path, _chunks(run.report), CONTENT_TYPES[ext])
-        e.complete(run.row_count, stored.as_event_data(), run.actor)
+        summary = run.summary.as_dict() if run.summary else None
+        e.complete(run.row_count, stored.as_event_data(), run.actor, summary)
         self.store.save(e)
         return True
 

@@ -37,10 +37,13 @@ from infrastructure.settings import Settings
 
 PERIOD = Period(date(2024, 1, 1), date(2024, 12, 31))
 TYPES = ["likepersonsamtale", "kurs", "gruppemøte", "besøk", "arrangement"]
-PLACES = ["0301", "4601", "5001", "1103", "1804", "3403", "5501", "4204", "3201"]
+#: Today's numbers, plus old ones the report has to follow through SSB's changes
+#: (5401 → 5501 renumbered, 1507 split in 2024).
+PLACES = ["0301", "4601", "5001", "1103", "1804", "3403", "5501", "4204", "3201", "5401", "1507"]
+MODES = [None, "in_person", "in_person", "phone", "video"]
 COPY_SQL = (
     "COPY (SELECT id, date, activity_type, participants, municipality, description, "
-    "duration_minutes, extra FROM activities WHERE org_id = {org} "
+    "duration_minutes, extra, end_date, contact_mode FROM activities WHERE org_id = {org} "
     "AND date BETWEEN '2024-01-01' AND '2024-12-31' ORDER BY date, id) TO STDOUT"
 )
 
@@ -54,11 +57,14 @@ def seed(services: Services, org_id: UUID, count: int) -> None:
     batch: list[ActivityRecord] = []
     for i in range(count):
         kind = rng.choice(TYPES)
+        day = PERIOD.start + timedelta(days=rng.randint(0, 362))
+        span = rng.choice([0, 0, 0, 1, 2])
         batch.append(ActivityRecord(
-            id=f"bench-{i:06d}", date=PERIOD.start + timedelta(days=rng.randint(0, 365)),
+            id=f"bench-{i:06d}", date=day, end_date=day + timedelta(days=span) if span else None,
             activity_type=kind, participants=rng.randint(0, 30), municipality=rng.choice(PLACES),
             description=f"Aktivitet {i}: samtalegruppe med kaffe og erfaringsdeling",
-            duration_minutes=rng.choice([None, 30, 45, 60, 90, 120]),
+            duration_minutes=rng.choice([None, 30, 45, 60, 90, 120, 270]),
+            contact_mode=rng.choice(MODES),
         ))
         if len(batch) == 5000:
             services.activities.upsert(org_id, batch)

@@ -1,9 +1,10 @@
-"""Per-organisation column configuration of the Bufdir report, as a validated JSON document.
+"""Per-organisation configuration of the Bufdir report, as a validated JSON document.
 
-Everything that differs between organisations (which activity types exist and count, the
-counting thresholds, the output columns and their transforms, conditionally required fields)
-lives in this document, so a new organisation rule is a configuration change, not code.
-pydantic is used here only as a validation library for the document.
+What differs between organisations lives here: their own activity types and which counting
+category (if any) each one is, minimums stricter than Bufdir's, the output columns and their
+transforms, and fields they require. The counting rules themselves are not configurable
+(domain.counting_rules); a configuration may only be stricter. pydantic is used here only as a
+validation library for the document.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.counting_rules import Category, RuleSet, latest_rule_set
+from domain.shared import DomainError
+
 #: Fields every activity has (see the API contract, "Source data").
 ACTIVITY_FIELDS = frozenset(
-    {"id", "date", "activity_type", "participants", "municipality", "description",
-     "duration_minutes"}
+    {"id", "date", "end_date", "activity_type", "participants", "municipality", "description",
+     "duration_minutes", "contact_mode"}
 )
 
 #: Values computed per row by domain.bufdir_rules rather than read from the activity.
 COMPUTED_SOURCES = frozenset(
-    {"counts", "not_counted_reason", "county", "county_number", "municipality_name",
-     "bufdir_category", "activity_type_label"}
+    {"counts", "not_counted_reason", "not_counted_explanation", "county", "county_number",
+     "municipality_name", "reported_municipality", "category", "bufdir_category",
+     "activity_type_label", "activity_days", "rule_set"}
 )
 
 
@@ -30,21 +35,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CountingRule(_Model):
-    """Thresholds an activity of one type must meet to count toward Bufdir's figures."""
+class ConfigLooserThanRules(DomainError):
+    """A configuration that would count more than Bufdir's rules allow; nothing is stored."""
 
-    min_participants: int = Field(default=1, ge=0)
-    #: None: duration is not needed; otherwise it must be given and at least this long.
-    min_duration_minutes: int | None = Field(default=None, ge=1)
+    code = "config_looser_than_rules"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ActivityType(_Model):
-    """An activity type the organisation reports, mapped to a Bufdir category."""
+    """An activity type of the organisation and the counting category it belongs to."""
 
-    label: str
-    bufdir_category: str
-    counts: bool = True
-    rule: CountingRule = CountingRule()
+    label: str = Field(min_length=1)
+    #: None: the activity is reported but never counted (e.g. arrangement).
+    category: Category | None = None
+    #: Stricter than the rule set only; None: the rule set's minimum.
+    min_participants: int | None = Field(default=None, ge=0)
+    min_minutes_per_day: int | None = Field(default=None, ge=1)
 
 
 class Column(_Model):
@@ -116,37 +125,98 @@ class BufdirConfigDocument(_Model):
         return [c.header for c in self.columns]
 
 
+_LEGACY_PEER_TYPES = {
+    "likepersonsamtale": Category.OUTREACH,
+    "besøk": Category.OUTREACH,
+    "gruppemøte": Category.GROUP,
+    "kurs": Category.COURSE,
+}
+
+
+def _upgrade_legacy_type(key: str, value: Any) -> Any:
+    """A type stored before the counting rules (free-text `bufdir_category`, `counts`, `rule`):
+    only the default peer-work types keep counting; everything else is reported, not counted,
+    until an admin maps it. Minimums are kept; counting never goes below the rule set anyway."""
+    if not isinstance(value, dict) or "bufdir_category" not in value:
+        return value
+    rule = value.get("rule") or {}
+    counts = value.get("counts", True)
+    return {
+        "label": value.get("label", key),
+        "category": _LEGACY_PEER_TYPES.get(key) if counts else None,
+        "min_participants": rule.get("min_participants"),
+        "min_minutes_per_day": rule.get("min_duration_minutes"),
+    }
+
+
 def parse_config(data: dict[str, Any]) -> BufdirConfigDocument:
-    """Validate a JSON document; raises pydantic.ValidationError naming the bad field."""
+    """Validate a JSON document (also one stored before the counting rules); raises
+    pydantic.ValidationError naming the bad field."""
+    types = data.get("activity_types")
+    if isinstance(types, dict):
+        data = {**data, "activity_types": {k: _upgrade_legacy_type(k, v) for k, v in types.items()}}
     return BufdirConfigDocument.model_validate(data)
 
 
-GROUP_RULE = {"min_participants": 3, "min_duration_minutes": 45}
+def check_against_rules(document: BufdirConfigDocument, rules: RuleSet | None = None) -> None:
+    """Refuse a configuration that counts more than the rules allow, naming the field:
+    a non-peer type mapped to a counting category, or a minimum below the rule set's."""
+    rules = rules or latest_rule_set()
+    for key, kind in document.activity_types.items():
+        where = f"activity_types.{key}"
+        if kind.category is None:
+            continue
+        if key in rules.never_counted_types:
+            raise ConfigLooserThanRules(
+                f"{where}.category",
+                f"'{key}' is not peer work under {rules.name}; set its category to null",
+            )
+        minimums = rules.minimums(kind.category)
+        if kind.min_participants is not None and kind.min_participants < minimums.min_participants:
+            raise ConfigLooserThanRules(
+                f"{where}.min_participants",
+                f"{kind.category} needs at least {minimums.min_participants} participants "
+                f"under {rules.name}; a configuration may only be stricter",
+            )
+        floor = minimums.min_minutes_per_day
+        if kind.min_minutes_per_day is not None and floor is not None and (
+                kind.min_minutes_per_day < floor):
+            raise ConfigLooserThanRules(
+                f"{where}.min_minutes_per_day",
+                f"{kind.category} needs at least {floor} minutes a day under {rules.name}; "
+                "a configuration may only be stricter",
+            )
+
+
+_CONTACT_MODES = {"in_person": "personlig fremmøte", "phone": "telefon", "video": "video",
+                  "written": "skriftlig"}
 
 _BASE_TYPES: dict[str, Any] = {
-    "likepersonsamtale": {"label": "Likepersonsamtale", "bufdir_category": "Likepersonsarbeid"},
-    "kurs": {"label": "Kurs", "bufdir_category": "Kurs og opplæring",
-             "rule": {"min_duration_minutes": 45}},
-    "gruppemøte": {"label": "Gruppemøte", "bufdir_category": "Gruppeaktivitet",
-                   "rule": GROUP_RULE},
-    "besøk": {"label": "Besøk", "bufdir_category": "Besøkstjeneste"},
-    "arrangement": {"label": "Arrangement", "bufdir_category": "Arrangement"},
+    "likepersonsamtale": {"label": "Likepersonsamtale", "category": Category.OUTREACH},
+    "besøk": {"label": "Besøk", "category": Category.OUTREACH},
+    "gruppemøte": {"label": "Gruppemøte", "category": Category.GROUP},
+    "kurs": {"label": "Kurs", "category": Category.COURSE},
+    "arrangement": {"label": "Arrangement", "category": None},
 }
 
 _BASE_COLUMNS: list[dict[str, Any]] = [
     {"header": "Aktivitets-ID", "source": "id"},
     {"header": "Dato", "source": "date", "date_format": "%d.%m.%Y"},
+    {"header": "Til og med", "source": "end_date", "date_format": "%d.%m.%Y"},
     {"header": "Aktivitetstype", "source": "activity_type_label"},
-    {"header": "Bufdir-kategori", "source": "bufdir_category"},
+    {"header": "Kategori", "source": "category"},
     {"header": "Deltakere", "source": "participants"},
-    {"header": "Varighet (min)", "source": "duration_minutes",
-     "required_when": {"activity_type": ["kurs", "gruppemøte"]}},
+    {"header": "Varighet (min)", "source": "duration_minutes"},
+    {"header": "Kontaktform", "source": "contact_mode", "lookup": _CONTACT_MODES},
     {"header": "Kommunenummer", "source": "municipality"},
+    {"header": "Rapportert kommunenummer", "source": "reported_municipality"},
     {"header": "Kommune", "source": "municipality_name"},
     {"header": "Fylke", "source": "county"},
     {"header": "Beskrivelse", "source": "description"},
     {"header": "Telles", "source": "counts"},
-    {"header": "Årsak til at den ikke telles", "source": "not_counted_reason"},
+    {"header": "Aktivitetsdager", "source": "activity_days"},
+    {"header": "Årsakskode", "source": "not_counted_reason"},
+    {"header": "Forklaring", "source": "not_counted_explanation"},
 ]
 
 
@@ -156,29 +226,23 @@ def _document(name: str, types: dict[str, Any], columns: list[dict[str, Any]],
                          "extra_fields": extra_fields or []})
 
 
-#: Used by every organisation without its own configuration (API contract, "Source data").
+#: Used by every organisation without its own configuration (API contract, "Counting rules").
 DEFAULT_CONFIG = _document("Standard", _BASE_TYPES, _BASE_COLUMNS)
 
-#: Demo configurations; the Bufdir categories are placeholders until checked against the
-#: organisations' real Bufdir templates.
+#: Demo configurations: the organisations' own type names, mapped by the counting rules.
 DEMO_CONFIGS: dict[str, BufdirConfigDocument] = {
     "NHF": _document(
         "Norges Handikapforbund",
         {**_BASE_TYPES,
-         "tilgjengelighetsbefaring": {"label": "Tilgjengelighetsbefaring",
-                                      "bufdir_category": "Tilrettelegging"},
-         # NHF counts a group meeting from 2 participants (their peer groups are small).
-         "gruppemøte": {**_BASE_TYPES["gruppemøte"],
-                        "rule": {"min_participants": 2, "min_duration_minutes": 45}}},
+         # An accessibility inspection is advocacy, not peer work: reported, never counted.
+         "tilgjengelighetsbefaring": {"label": "Tilgjengelighetsbefaring", "category": None}},
         [*_BASE_COLUMNS, {"header": "Organisasjon", "constant": "NHF"}],
     ),
     "Blindeforbundet": _document(
         "Norges Blindeforbund",
         {**_BASE_TYPES,
-         "ledsagertjeneste": {"label": "Ledsagertjeneste", "bufdir_category": "Besøkstjeneste",
-                              "rule": {"min_duration_minutes": 30}},
-         # Events are reported but not counted: Blindeforbundet reports them elsewhere.
-         "arrangement": {**_BASE_TYPES["arrangement"], "counts": False}},
+         # Guiding is a service, not a peer conversation: reported, never counted.
+         "ledsagertjeneste": {"label": "Ledsagertjeneste", "category": None}},
         [*_BASE_COLUMNS,
          {"header": "Tolk/ledsager", "source": "escort_name",
           "required_when": {"activity_type": "ledsagertjeneste"}}],
@@ -187,9 +251,9 @@ DEMO_CONFIGS: dict[str, BufdirConfigDocument] = {
     "HLF": _document(
         "Hørselshemmedes Landsforbund",
         {**_BASE_TYPES,
+         # Training of HLF's hearing-technology peers (hørselstekniske likepersoner).
          "hørselstekniske_kurs": {"label": "Hørselstekniske kurs",
-                                  "bufdir_category": "Kurs og opplæring",
-                                  "rule": {"min_duration_minutes": 60}}},
+                                  "category": Category.COURSE}},
         [*_BASE_COLUMNS,
          {"header": "Kursnavn", "source": "course_name",
           "required_when": {"activity_type": ["kurs", "hørselstekniske_kurs"]}},

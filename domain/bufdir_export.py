@@ -91,6 +91,8 @@ class BufdirExport(Aggregate):
         self.status_history: list[tuple[str, datetime]] = [(S.INITIALISED.value, self.created_on)]
         self.row_count = 0
         self.file: dict[str, Any] | None = None
+        #: The counted figures (domain.bufdir_rules.Summary.as_dict) once completed.
+        self.summary: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
 
     @classmethod
@@ -147,10 +149,12 @@ class BufdirExport(Aggregate):
     def store_file(self, actor: Actor) -> None:
         self.enter_step("store_file", actor)
 
-    def complete(self, row_count: int, file: dict[str, Any], actor: Actor) -> None:
+    def complete(self, row_count: int, file: dict[str, Any], actor: Actor,
+                 summary: dict[str, Any] | None = None) -> None:
         LIFECYCLE.target("complete", self.status)
         self.trigger_event(
-            self.Completed, row_count=row_count, file=file, actor=actor.as_event_data()
+            self.Completed, row_count=row_count, file=file, actor=actor.as_event_data(),
+            summary=summary,
         )
 
     def complete_empty(self, actor: Actor) -> None:
@@ -179,11 +183,14 @@ class BufdirExport(Aggregate):
         row_count: int
         file: dict[str, Any]
         actor: dict[str, str]
+        #: Absent in events recorded before the counting rules.
+        summary: dict[str, Any] | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate._enter(S.COMPLETED.value, self.timestamp)
             aggregate.row_count = self.row_count
             aggregate.file = self.file
+            aggregate.summary = getattr(self, "summary", None)
 
     class CompletedEmpty(Aggregate.Event):
         actor: dict[str, str]

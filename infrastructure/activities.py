@@ -28,19 +28,22 @@ ID_CHUNK = 1000
 
 UPSERT = """
 INSERT INTO activities (org_id, id, date, activity_type, participants, municipality,
-                        description, duration_minutes, extra)
+                        description, duration_minutes, extra, end_date, contact_mode)
 SELECT %(org_id)s, * FROM unnest(%(ids)s::text[], %(dates)s::date[], %(types)s::text[],
                                %(participants)s::int[], %(municipalities)s::text[],
-                               %(descr)s::text[], %(durations)s::int[], %(extras)s::jsonb[])
+                               %(descr)s::text[], %(durations)s::int[], %(extras)s::jsonb[],
+                               %(end_dates)s::date[], %(contact_modes)s::text[])
 ON CONFLICT (org_id, id) DO UPDATE SET
     date = EXCLUDED.date, activity_type = EXCLUDED.activity_type,
     participants = EXCLUDED.participants, municipality = EXCLUDED.municipality,
     description = EXCLUDED.description, duration_minutes = EXCLUDED.duration_minutes,
-    extra = EXCLUDED.extra, updated_at = now()
+    extra = EXCLUDED.extra, end_date = EXCLUDED.end_date,
+    contact_mode = EXCLUDED.contact_mode, updated_at = now()
 """
 
 SELECT_PERIOD = """
-SELECT id, date, activity_type, participants, municipality, description, duration_minutes, extra
+SELECT id, date, activity_type, participants, municipality, description, duration_minutes, extra,
+       end_date, contact_mode
 FROM activities WHERE org_id = %(org_id)s AND date BETWEEN %(start)s AND %(end)s
 ORDER BY date, id
 """
@@ -94,6 +97,8 @@ class PostgresActivities:
                     "descr": [a.description for a in activities],
                     "durations": [a.duration_minutes for a in activities],
                     "extras": [Jsonb(a.extra) for a in activities],
+                    "end_dates": [a.end_date for a in activities],
+                    "contact_modes": [a.contact_mode for a in activities],
                 },
             )
         return len(activities)

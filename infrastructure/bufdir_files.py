@@ -22,10 +22,12 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from domain.bufdir_rules import Summary, SummaryLine
+from domain.counting_rules import REASON_TEXT
+from domain.municipalities import data_date
 from domain.spreadsheet import safe_cell, safe_row
 
 ACTIVITY_SHEET = "Aktiviteter"
-SUMMARY_HEADERS = ["Kode", "Navn", "Aktiviteter", "Deltakere", "Aktivitetsdager"]
+SUMMARY_HEADERS = ["Kode", "Navn", "Aktiviteter", "Aktivitetsdager", "Deltakere"]
 DATE_FORMAT = "DD.MM.YYYY"
 CSV_DELIMITER = ";"
 ATTACHMENTS_FOLDER = "vedlegg"
@@ -60,8 +62,31 @@ def _summary_sheet(
     sheet.append(_header_row(sheet, [key_header, *SUMMARY_HEADERS[1:]]))
     for line in [*lines, total]:
         sheet.append(
-            safe_row([line.key, line.name, line.activities, line.participants, line.activity_days])
+            safe_row([line.key, line.name, line.activities, line.activity_days, line.participants])
         )
+
+
+def _summary_sheets(book: Workbook, summary: Summary) -> None:
+    """Per category, county and municipality; what did not count and why; what judged it."""
+    total = summary.total
+    categories = list(summary.by_category.values())
+    _summary_sheet(book, "Per kategori", "Kategori", categories, total)
+    _summary_sheet(book, "Per fylke", "Fylkesnummer", summary.by_county(), total)
+    _summary_sheet(book, "Per kommune", "Kommunenummer", summary.by_municipality(), total)
+    reasons = book.create_sheet("Ikke talt")
+    reasons.append(_header_row(reasons, ["Årsakskode", "Forklaring", "Aktiviteter"]))
+    for reason, count in summary.not_counted.items():
+        reasons.append(safe_row([reason.value, REASON_TEXT[reason], count]))
+    about = book.create_sheet("Om rapporten")
+    about.append(_header_row(about, ["Opplysning", "Verdi"]))
+    facts: list[list[Any]] = [
+        ["Telleregler", f"{rules.name} (gjelder fra {rules.applies_from:%d.%m.%Y})"]
+        for rules in summary.rule_sets.values()
+    ]
+    facts += [["Kommunedata (SSB)", data_date()], ["Aktiviteter i perioden", summary.rows],
+              ["Talte aktiviteter", summary.counted], ["Aktivitetsdager", total.activity_days]]
+    for fact in facts:
+        about.append(safe_row(fact))
 
 
 def write_xlsx(
@@ -76,10 +101,7 @@ def write_xlsx(
     for row in rows:
         sheet.append([_typed(sheet, v) for v in row])
         count += 1
-    total = summary.total
-    _summary_sheet(book, "Per aktivitetstype", "Aktivitetstype", summary.by_activity_type(), total)
-    _summary_sheet(book, "Per kommune", "Kommunenummer", summary.by_municipality(), total)
-    _summary_sheet(book, "Per fylke", "Fylkesnummer", summary.by_county(), total)
+    _summary_sheets(book, summary)
     book.save(out_path)
     return count
 

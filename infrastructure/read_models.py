@@ -17,7 +17,8 @@ ORDER BY created_at DESC, run_id DESC LIMIT %(limit)s
 
 BUFDIR_EXPORTS = """
 SELECT export_id, status, row_count, file_size_bytes, file, error_message, status_history,
-       period_start, period_end, format, include_attachments, config_version, created_at
+       period_start, period_end, format, include_attachments, config_version, created_at,
+       summary
 FROM bufdir_audit_log
 WHERE org_id = %(org_id)s AND (%(status)s::text IS NULL OR status = %(status)s)
 ORDER BY created_at DESC, export_id DESC LIMIT %(limit)s

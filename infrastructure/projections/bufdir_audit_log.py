@@ -81,8 +81,10 @@ class BufdirAuditLogProjection(Projection[BufdirAuditLogView]):
     @process_event.register
     def _(self, e: BufdirExport.Completed, tracking: Tracking) -> None:
         stmt = _update(
-            e, "completed", ", row_count = %(n)s, file = %(file)s, file_size_bytes = %(size)s",
-            {"n": e.row_count, "file": Jsonb(e.file), "size": e.file.get("size_bytes")},
+            e, "completed", ", row_count = %(n)s, file = %(file)s, file_size_bytes = %(size)s, "
+            "summary = %(summary)s",
+            {"n": e.row_count, "file": Jsonb(e.file), "size": e.file.get("size_bytes"),
+             "summary": Jsonb(getattr(e, "summary", None))},
         )
         self.view.apply([stmt], tracking)
 

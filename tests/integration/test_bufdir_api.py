@@ -39,8 +39,11 @@ def test_upsert_then_update_by_id(client: TestClient, services: Services, org: T
 @pytest.mark.parametrize(
     ("bad", "field"),
     [
-        ({"municipality": "1201", "date": "2023-05-01"}, "municipality"),
         ({"municipality": "9999"}, "municipality"),
+        ({"municipality": "0000"}, "municipality"),
+        ({"end_date": "2024-03-04"}, "end_date"),
+        ({"contact_mode": "telepathy"}, "contact_mode"),
+        ({"contact_mode": 1}, "contact_mode"),
         ({"municipality": "301"}, "municipality"),
         ({"municipality": 301}, "municipality"),
         ({"participants": -1}, "participants"),
@@ -66,14 +69,30 @@ def test_one_bad_item_refuses_the_batch_naming_index_and_field(
     assert stored(services, org) == 0
 
 
-def test_old_bergen_number_is_valid_for_2019_only(client: TestClient, org: Tokens) -> None:
-    ok = put_activities(client, org, [activity(1, "2019-11-30", municipality="1201")])
-    assert ok.status_code == 200
-    late = put_activities(client, org, [activity(2, "2023-01-10", municipality="1201")])
-    assert late.status_code == 422
-    assert late.json()["errors"][0]["field"] == "activities.0.municipality"
-    assert put_activities(client, org, [activity(3, "2023-01-10", municipality="4601")]
-                          ).status_code == 200
+def test_a_number_that_existed_is_accepted_and_judged_in_the_report(
+    client: TestClient, org: Tokens
+) -> None:
+    """Never existed: refused. Existed, but not on the date (Bergen's 1201 in 2023, Tromsø's
+    5401 in 2024): stored as sent, and the report places it (see test_bufdir_counting)."""
+    ok = put_activities(client, org, [activity(1, "2019-11-30", municipality="1201"),
+                                      activity(2, "2023-01-10", municipality="1201"),
+                                      activity(3, "2024-01-02", municipality="5401")])
+    assert ok.status_code == 200, ok.text
+    never = put_activities(client, org, [activity(4, "2023-01-10", municipality="9998")])
+    assert never.status_code == 422
+    assert never.json()["errors"][0]["field"] == "activities.0.municipality"
+
+
+def test_end_date_and_contact_mode_are_stored(client: TestClient, services: Services,
+                                              org: Tokens) -> None:
+    items = [activity(1, end_date="2024-03-07"),
+             activity(2, activity_type="besøk", participants=1, contact_mode="phone")]
+    assert put_activities(client, org, items).status_code == 200
+    with services.pool.connection() as conn:
+        rows = conn.execute("SELECT id, end_date::text, contact_mode FROM activities "
+                            "WHERE org_id = %s ORDER BY id", (org.org_id,)).fetchall()
+    assert [tuple(r) for r in rows] == [("akt-00001", "2024-03-07", None),
+                                        ("akt-00002", None, "phone")]
 
 
 def test_bad_bodies_and_roles_never_500(client: TestClient, org: Tokens) -> None:
@@ -128,7 +147,7 @@ def test_config_default_then_versions(client: TestClient, org: Tokens) -> None:
     default = client.get(url, headers=org.header(Role.AUDITOR)).json()
     assert default["version"] == 0 and "besøk" in default["activity_types"]
     document = DEFAULT_CONFIG.model_dump(mode="json")
-    document["activity_types"]["samling"] = {"label": "Samling", "bufdir_category": "Arrangement"}
+    document["activity_types"]["samling"] = {"label": "Samling", "category": None}
     assert client.put(url, json=document, headers=org.header(Role.COORDINATOR)).status_code == 403
     first = client.put(url, json=document, headers=org.header(Role.ADMIN))
     assert first.status_code == 200 and first.json()["version"] == 1

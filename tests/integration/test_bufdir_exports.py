@@ -30,14 +30,14 @@ from tests.integration.conftest import Tokens, drain_queue
 
 PIPELINE = ["initialised", "querying_activities", "mapping_columns", "generating_file",
             "storing_file", "completed"]
-REASON_COLUMN = "Årsak til at den ikke telles"
+REASON_COLUMN = "Årsakskode"
 
 
 def seed(client: TestClient, org: Tokens) -> None:
     items = [activity(i, f"2024-03-{1 + i % 28:02d}") for i in range(10)]
     items.append(activity(10, "2024-04-02", participants=2))  # too few for a group meeting
     items.append(activity(11, "2024-04-03", activity_type="besøk", participants=1,
-                          municipality="4601", duration_minutes=None))
+                          municipality="4601", duration_minutes=None, contact_mode="in_person"))
     items.append(activity(12, "2023-12-31"))  # outside the period
     items.append(activity(13, "2019-05-01", municipality="1201"))  # outside, old number
     assert put_activities(client, org, items).status_code == 200
@@ -62,17 +62,21 @@ def test_xlsx_export_end_to_end(client: TestClient, services: Services, org: Tok
     content = download(client, export["download_url"])
     assert export["file_size_bytes"] == len(content)
     book = sheets(content)
-    assert list(book) == ["Aktiviteter", "Per aktivitetstype", "Per kommune", "Per fylke"]
+    assert list(book) == ["Aktiviteter", "Per kategori", "Per fylke", "Per kommune",
+                          "Ikke talt", "Om rapporten"]
     rows = book["Aktiviteter"]
     assert list(rows[0]) == DEFAULT_CONFIG.headers
     assert len(rows) == 13
     by_id = {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}  # noqa: B905 - trailing blanks
     assert by_id["akt-00010"]["Telles"] == "Nei"
-    assert "færre enn 3" in by_id["akt-00010"][REASON_COLUMN]
+    assert by_id["akt-00010"][REASON_COLUMN] == "too_few_participants"
     assert by_id["akt-00011"]["Telles"] == "Ja" and by_id["akt-00011"]["Kommune"] == "Bergen"
     assert by_id["akt-00000"]["Dato"] == "01.03.2024"
-    total = book["Per aktivitetstype"][-1]
+    total = book["Per kategori"][-1]
     assert total[1] == "Totalt" and total[2] == 11  # 11 of 12 rows count
+    summary = export["summary"]
+    assert (summary["counted_activities"], summary["activity_days"]) == (11, 11)
+    assert summary["not_counted"]["too_few_participants"] == 1
     # The URL is bound to its file.
     parts = urlsplit(export["download_url"].replace(".xlsx", ".csv"))
     assert client.get(f"{parts.path}?{parts.query}").status_code == 403
@@ -112,17 +116,23 @@ def test_org_rule_by_configuration_changes_the_counting(
 ) -> None:
     seed(client, org)
     before = sheets(download(client, completed(client, services, org)["download_url"]))
-    assert {r[0]: r[10] for r in before["Aktiviteter"][1:]}["akt-00010"] == "Nei"
+    counts = before["Aktiviteter"][0].index("Telles")
+    assert {r[0]: r[counts] for r in before["Aktiviteter"][1:]}["akt-00001"] == "Ja"
     document = DEFAULT_CONFIG.model_dump(mode="json")
-    document["activity_types"]["gruppemøte"]["rule"]["min_participants"] = 2
-    put = client.put(f"/v1/orgs/{org.org_id}/bufdir-config", json=document,
-                     headers=org.header(Role.ADMIN))
+    url = f"/v1/orgs/{org.org_id}/bufdir-config"
+    document["activity_types"]["gruppemøte"]["min_participants"] = 2
+    looser = client.put(url, json=document, headers=org.header(Role.ADMIN))
+    assert looser.status_code == 422, looser.text
+    assert looser.json()["errors"][0]["field"] == "activity_types.gruppemøte.min_participants"
+    document["activity_types"]["gruppemøte"]["min_participants"] = 6
+    put = client.put(url, json=document, headers=org.header(Role.ADMIN))
     assert put.status_code == 200 and put.json()["version"] == 1
     export = completed(client, services, org)
     assert export["config_version"] == 1
     after = sheets(download(client, export["download_url"]))
-    assert {r[0]: r[10] for r in after["Aktiviteter"][1:]}["akt-00010"] == "Ja"
-    assert after["Per aktivitetstype"][-1][2] == 12
+    assert {r[0]: r[counts] for r in after["Aktiviteter"][1:]}["akt-00001"] == "Nei"
+    assert after["Per kategori"][-1][2] == 1  # only the visit still counts
+    assert export["summary"]["not_counted"]["too_few_participants"] == 11
 
 
 def dump(services: Services) -> list[tuple[Any, ...]]:
@@ -231,8 +241,15 @@ def test_demo_data_exports_for_each_organisation(client: TestClient, services: S
         assert export["status"] == "completed" and export["row_count"] == 240, export
         assert export["config_version"] == 1
         rows = sheets(download(client, export["download_url"]))["Aktiviteter"]
-        counted = [r[10] for r in rows[1:]]
-        assert counted.count("Ja") > 100 and "Nei" in counted
+        header = list(rows[0])
+        counted = [r[header.index("Telles")] for r in rows[1:]]
+        summary = export["summary"]
+        assert counted.count("Ja") == summary["counted_activities"] > 100
+        assert summary["activity_days"] == sum(r[header.index("Aktivitetsdager")]
+                                               for r in rows[1:])
+        assert summary["activity_days"] > summary["counted_activities"]  # courses over days
+        assert summary["not_counted"]["not_a_counting_type"] > 0  # arrangement never counts
+        assert summary["not_counted"]["not_in_person"] > 0  # phone conversations
 
 
 def test_demo_data_loads_once_with_schedules_and_accounting_settings(

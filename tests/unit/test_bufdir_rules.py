@@ -1,4 +1,4 @@
-"""Counting rules, row mapping and the summary, all driven by the configuration document."""
+"""The organisation's configuration (stricter only), row mapping and the summary."""
 
 from datetime import date
 from typing import Any
@@ -6,8 +6,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.bufdir_config import DEFAULT_CONFIG, DEMO_CONFIGS, parse_config
-from domain.bufdir_rules import Decision, Summary, decide, map_row
+from domain.bufdir_config import (
+    DEFAULT_CONFIG,
+    DEMO_CONFIGS,
+    ConfigLooserThanRules,
+    check_against_rules,
+    parse_config,
+)
+from domain.bufdir_rules import Summary, decide, map_row
+from domain.counting_rules import Category, Reason
 
 
 def activity(**overrides: Any) -> dict[str, Any]:
@@ -18,56 +25,90 @@ def activity(**overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
-@pytest.mark.parametrize(
-    ("overrides", "reason"),
-    [
-        ({}, None),
-        ({"participants": 2}, "gruppemøte med færre enn 3 deltakere"),
-        ({"duration_minutes": None}, "varighet mangler"),
-        ({"duration_minutes": 30}, "kortere enn 45 minutter"),
-        ({"activity_type": "dans"}, "ukjent aktivitetstype"),
-        ({"municipality": "3001"}, "ugyldig kommunenummer for datoen"),
-        ({"activity_type": "likepersonsamtale", "participants": 1, "duration_minutes": None},
-         None),
-        ({"activity_type": "kurs", "duration_minutes": None}, "varighet mangler"),
-        ({"date": "2019-06-01", "municipality": "1201"}, None),
-    ],
-)
-def test_default_rules(overrides: dict[str, Any], reason: str | None) -> None:
-    assert decide(activity(**overrides), DEFAULT_CONFIG) == Decision(reason is None, reason)
-
-
 def test_type_that_does_not_count_is_reported_with_reason() -> None:
     decision = decide(activity(activity_type="arrangement"), DEMO_CONFIGS["Blindeforbundet"])
-    assert decision == Decision(False, "aktivitetstype telles ikke")
+    assert (decision.counts, decision.reason) == (False, Reason.NOT_A_COUNTING_TYPE)
+    escort = activity(activity_type="ledsagertjeneste", participants=1, escort_name="Kari")
+    assert decide(escort, DEMO_CONFIGS["Blindeforbundet"]).reason == Reason.NOT_A_COUNTING_TYPE
 
 
-def test_org_specific_types() -> None:
+def test_org_specific_types_and_required_fields() -> None:
     hlf = DEMO_CONFIGS["HLF"]
     course = activity(activity_type="hørselstekniske_kurs", duration_minutes=90,
                       course_name="Teleslynge")
     assert decide(course, hlf).counts
-    assert decide(course, DEFAULT_CONFIG).reason == "ukjent aktivitetstype"
-    assert decide({**course, "course_name": ""}, hlf) == Decision(False, "Kursnavn mangler")
-    escort = activity(activity_type="ledsagertjeneste", participants=1, duration_minutes=30)
-    assert decide(escort, DEMO_CONFIGS["Blindeforbundet"]) == Decision(
-        False, "Tolk/ledsager mangler"
-    )
-    assert decide({**escort, "escort_name": "Kari"}, DEMO_CONFIGS["Blindeforbundet"]).counts
+    assert decide({**course, "duration_minutes": 60}, hlf).reason == Reason.TOO_SHORT
+    assert decide(course, DEFAULT_CONFIG).reason == Reason.NOT_A_COUNTING_TYPE
+    missing = decide({**course, "course_name": ""}, hlf)
+    assert missing.reason == Reason.MISSING_REQUIRED_FIELD
+    values = dict(zip(hlf.headers, map_row({**course, "course_name": ""}, hlf, missing),
+                      strict=True))
+    assert values["Forklaring"] == "Kursnavn mangler"
 
 
-def test_a_new_org_rule_needs_only_configuration() -> None:
+def test_a_configuration_may_be_stricter() -> None:
     """An organisation counting group meetings from 5 people and 90 minutes: only a document."""
     data = DEFAULT_CONFIG.model_dump(mode="json")
-    data["activity_types"]["gruppemøte"]["rule"] = {"min_participants": 5,
-                                                    "min_duration_minutes": 90}
-    data["activity_types"]["turgruppe"] = {"label": "Turgruppe", "bufdir_category": "Fysisk",
-                                           "rule": {"min_participants": 2}}
+    data["activity_types"]["gruppemøte"].update(min_participants=5, min_minutes_per_day=90)
+    data["activity_types"]["turgruppe"] = {"label": "Turgruppe",
+                                           "category": "samtale- og aktivitetsgruppe"}
     strict = parse_config(data)
+    check_against_rules(strict)
     assert decide(activity(), DEFAULT_CONFIG).counts
-    assert decide(activity(), strict).reason == "gruppemøte med færre enn 5 deltakere"
-    assert decide(activity(participants=6), strict).reason == "kortere enn 90 minutter"
-    assert decide(activity(activity_type="turgruppe", participants=2), strict).counts
+    assert decide(activity(), strict).reason == Reason.TOO_FEW_PARTICIPANTS
+    assert decide(activity(participants=6), strict).reason == Reason.TOO_SHORT
+    assert decide(activity(participants=6, duration_minutes=90), strict).counts
+    assert decide(activity(activity_type="turgruppe", participants=3), strict).counts
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "field"),
+    [
+        ("gruppemøte", {"min_participants": 2}, "activity_types.gruppemøte.min_participants"),
+        ("gruppemøte", {"min_minutes_per_day": 30},
+         "activity_types.gruppemøte.min_minutes_per_day"),
+        ("kurs", {"min_minutes_per_day": 60}, "activity_types.kurs.min_minutes_per_day"),
+        ("besøk", {"min_participants": 0}, "activity_types.besøk.min_participants"),
+        ("arrangement", {"category": "samtale- og aktivitetsgruppe"},
+         "activity_types.arrangement.category"),
+    ],
+)
+def test_a_looser_configuration_is_refused_naming_the_field(
+    kind: str, change: dict[str, Any], field: str
+) -> None:
+    data = DEFAULT_CONFIG.model_dump(mode="json")
+    data["activity_types"][kind].update(change)
+    with pytest.raises(ConfigLooserThanRules) as refused:
+        check_against_rules(parse_config(data))
+    assert refused.value.field == field
+
+
+def test_the_demo_configurations_follow_the_rules() -> None:
+    for name, config in DEMO_CONFIGS.items():
+        check_against_rules(config)
+        assert {"likepersonsamtale", "kurs", "gruppemøte", "besøk"} <= set(config.activity_types)
+        assert config.activity_types["arrangement"].category is None, name
+    assert DEMO_CONFIGS["NHF"].activity_types["tilgjengelighetsbefaring"].category is None
+    nhf_group = activity(participants=2)
+    assert decide(nhf_group, DEMO_CONFIGS["NHF"]).reason == Reason.TOO_FEW_PARTICIPANTS
+
+
+def test_a_configuration_stored_before_the_rules_still_loads_and_cannot_count_more() -> None:
+    legacy = {
+        "name": "Gammel",
+        "activity_types": {
+            "gruppemøte": {"label": "Gruppemøte", "bufdir_category": "Gruppeaktivitet",
+                           "rule": {"min_participants": 2, "min_duration_minutes": 45}},
+            "tilgjengelighetsbefaring": {"label": "Befaring", "bufdir_category": "Tilrettelegging"},
+            "besøk": {"label": "Besøk", "bufdir_category": "Besøkstjeneste", "counts": False},
+        },
+        "columns": [{"header": "ID", "source": "id"}],
+    }
+    config = parse_config(legacy)
+    assert config.activity_types["gruppemøte"].category == Category.GROUP
+    assert config.activity_types["tilgjengelighetsbefaring"].category is None
+    assert config.activity_types["besøk"].category is None
+    assert decide(activity(participants=2), config).reason == Reason.TOO_FEW_PARTICIPANTS
 
 
 def test_map_row_keeps_types_and_applies_transforms() -> None:
@@ -77,8 +118,20 @@ def test_map_row_keeps_types_and_applies_transforms() -> None:
     assert values["Deltakere"] == 2
     assert values["Kommune"] == "Halden"
     assert values["Fylke"] == "Østfold"
+    assert values["Kategori"] == "samtale- og aktivitetsgruppe"
     assert values["Telles"] == "Nei"
-    assert values["Årsak til at den ikke telles"] == "gruppemøte med færre enn 3 deltakere"
+    assert values["Aktivitetsdager"] == 0
+    assert values["Årsakskode"] == "too_few_participants"
+    counted = dict(zip(DEFAULT_CONFIG.headers, map_row(activity(
+        end_date=date(2024, 3, 6), duration_minutes=90), DEFAULT_CONFIG), strict=True))
+    assert (counted["Telles"], counted["Aktivitetsdager"], counted["Årsakskode"]) == ("Ja", 2, None)
+    assert counted["Til og med"] == "06.03.2024"
+    visit = dict(zip(DEFAULT_CONFIG.headers, map_row(activity(
+        activity_type="besøk", participants=1, contact_mode="phone", municipality="5401",
+        date=date(2024, 2, 1)), DEFAULT_CONFIG), strict=True))
+    assert (visit["Kontaktform"], visit["Rapportert kommunenummer"], visit["Kommune"]) == (
+        "telefon", "5501", "Tromsø")
+    assert visit["Årsakskode"] == "not_in_person"
     hlf = dict(zip(DEMO_CONFIGS["HLF"].headers, map_row(activity(), DEMO_CONFIGS["HLF"]),
                    strict=True))
     assert hlf["Region"] == "Øst"
@@ -111,27 +164,36 @@ def test_invalid_configuration_is_refused(column: dict[str, Any]) -> None:
         parse_config(data)
 
 
-def test_summary_counts_only_counted_activities() -> None:
-    summary = Summary(DEFAULT_CONFIG)
+def test_summary_counts_only_counted_activities_per_day_held() -> None:
+    summary = Summary()
     items = [
         activity(id="1"),
         activity(id="2", participants=10, date=date(2024, 3, 6)),
-        activity(id="3", participants=1),  # does not count
-        activity(id="4", activity_type="besøk", participants=1, municipality="0301"),
-        activity(id="5", participants=3, municipality="3103"),
+        activity(id="3", participants=1),  # too few
+        activity(id="4", activity_type="besøk", participants=1, municipality="0301",
+                 contact_mode="in_person"),
+        activity(id="5", participants=3, municipality="3103", end_date=date(2024, 3, 7),
+                 duration_minutes=135),
+        activity(id="6", participants=3, municipality="3103"),  # same day as 1: its own day
+        activity(id="7", activity_type="arrangement", participants=40),
     ]
     for item in items:
         summary.add(item, decide(item, DEFAULT_CONFIG))
-    assert (summary.rows, summary.counted) == (5, 4)
-    by_type = {line.key: line for line in summary.by_activity_type()}
-    assert (by_type["gruppemøte"].activities, by_type["gruppemøte"].participants,
-            by_type["gruppemøte"].activity_days) == (3, 17, 2)
-    assert [(m.key, m.name, m.activities) for m in summary.by_municipality()] == [
-        ("0301", "Oslo", 1), ("3101", "Halden", 2), ("3103", "Moss", 1)
+    figures = summary.as_dict()
+    assert (figures["rows"], figures["counted_activities"], figures["activity_days"]) == (7, 5, 7)
+    assert figures["by_category"]["samtale- og aktivitetsgruppe"] == {
+        "activities": 4, "activity_days": 6, "participants": 20}
+    assert figures["by_category"]["oppsøkende likepersonsarbeid"]["activity_days"] == 1
+    assert figures["by_category"]["likepersonskurs"]["activities"] == 0
+    assert figures["not_counted"]["too_few_participants"] == 1
+    assert figures["not_counted"]["not_a_counting_type"] == 1
+    assert [(m.key, m.name, m.activities, m.activity_days) for m in summary.by_municipality()] == [
+        ("0301", "Oslo", 1, 1), ("3101", "Halden", 2, 2), ("3103", "Moss", 2, 4)
     ]
-    assert [(c.name, c.participants) for c in summary.by_county()] == [("Oslo", 1),
-                                                                      ("Østfold", 17)]
-    assert summary.total.activity_days == 2
+    assert figures["by_county"]["31"] == {"name": "Østfold", "activities": 4,
+                                          "activity_days": 6, "participants": 20}
+    assert figures["rule_sets"][0]["name"].startswith("Bufdir likepersonsarbeid")
+    assert figures["municipality_data"].startswith("2024-01-01")
 
 
 def test_config_aggregate_is_versioned_and_audited() -> None:

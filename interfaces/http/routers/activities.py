@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from application.activities import ActivityRecord
-from domain.municipalities import is_valid_municipality
+from domain.municipalities import ever_existed
 from interfaces.http.auth import Role
 from interfaces.http.deps import ServicesDep, require
 from interfaces.http.schemas import IsoDate, StrictBody
@@ -37,10 +37,17 @@ class ActivityIn(StrictBody):
     activity_type: str = Field(min_length=1, max_length=64,
                                description="A type of the organisation's Bufdir configuration")
     participants: StrictInt = Field(ge=0, le=1_000_000)
-    municipality: str = Field(description="Municipality number in force on the date, 4 digits",
-                              examples=["0301"])
+    municipality: str = Field(
+        description="Municipality number (4 digits) as registered; one SSB never had is refused, "
+                    "one not in force on the date is judged in the report", examples=["0301"])
     description: str = Field(max_length=2000)
-    duration_minutes: StrictInt | None = Field(default=None, gt=0, le=14 * 24 * 60)
+    duration_minutes: StrictInt | None = Field(
+        default=None, gt=0, le=14 * 24 * 60,
+        description="The whole activity's length; over several days, all days together")
+    end_date: IsoDate | None = Field(
+        default=None, description="Last day of an activity held over several days (inclusive)")
+    contact_mode: Literal["in_person", "phone", "video", "written"] | None = Field(
+        default=None, description="How a one-to-one peer contact took place")
     extra: dict[str, ExtraValue] = Field(
         default_factory=dict, max_length=50,
         description="Fields beyond the standard ones that the configuration reads, e.g. course_name",
@@ -60,12 +67,19 @@ class ActivityIn(StrictBody):
 
     @field_validator("municipality")
     @classmethod
-    def valid_on_the_date(cls, value: str, info: ValidationInfo) -> str:
+    def known_to_ssb(cls, value: str) -> str:
         if not (len(value) == 4 and value.isascii() and value.isdigit()):
             raise ValueError("must be a municipality number of 4 digits, e.g. 0301")
+        if not ever_existed(value):
+            raise ValueError(f"{value} has never been a Norwegian municipality number")
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def not_before_date(cls, value: Any, info: ValidationInfo) -> Any:
         day = info.data.get("date")
-        if day is not None and not is_valid_municipality(value, day):
-            raise ValueError(f"{value} was not a municipality number on {day.isoformat()}")
+        if value is not None and day is not None and value < day:
+            raise ValueError("end_date must not be before date")
         return value
 
     @field_validator("extra")
@@ -127,7 +141,8 @@ def upsert_activities(
         ActivityRecord(
             id=a.id, date=a.date, activity_type=a.activity_type, participants=a.participants,
             municipality=a.municipality, description=a.description,
-            duration_minutes=a.duration_minutes, extra=dict(a.extra),
+            duration_minutes=a.duration_minutes, extra=dict(a.extra), end_date=a.end_date,
+            contact_mode=a.contact_mode,
         )
         for a in body.activities
     ]

@@ -40,6 +40,37 @@ class StatusAt(BaseModel):
     at: datetime
 
 
+class Figures(BaseModel):
+    activities: int
+    activity_days: int
+    participants: int
+
+
+class AreaFigures(Figures):
+    name: str
+
+
+class RuleSetUsed(BaseModel):
+    name: str
+    applies_from: date
+
+
+class BufdirSummary(BaseModel):
+    """The counted figures of a completed export, by Bufdir's counting rules."""
+
+    counted_activities: int
+    activity_days: int = Field(description="Points are given per day an activity is held")
+    by_category: dict[str, Figures]
+    not_counted: dict[str, int] = Field(description="Reason code → activities not counted")
+    participants: int | None = None
+    rows: int | None = Field(default=None, description="Every activity in the period")
+    by_county: dict[str, AreaFigures] = Field(default_factory=dict)
+    by_municipality: dict[str, AreaFigures] = Field(default_factory=dict)
+    rule_sets: list[RuleSetUsed] = Field(default_factory=list)
+    municipality_data: str | None = Field(default=None,
+                                          description="Date of the SSB municipality data")
+
+
 class BufdirExportOut(BaseModel):
     export_id: UUID
     status: BufdirExportStatus
@@ -54,6 +85,8 @@ class BufdirExportOut(BaseModel):
     include_attachments: bool
     config_version: int
     created_at: datetime
+    summary: BufdirSummary | None = Field(
+        default=None, description="Counted figures; set once the export is completed")
 
 
 class BufdirConfigOut(BufdirConfigDocument):
@@ -77,6 +110,7 @@ def _out_of_export(services: ApplicationServices, e: BufdirExport) -> BufdirExpo
         period_start=e.period_start, period_end=e.period_end, format=e.format,
         include_attachments=e.include_attachments, config_version=e.config_version,
         created_at=e.created_on,
+        summary=BufdirSummary.model_validate(e.summary) if e.summary else None,
     )
 
 
@@ -84,7 +118,8 @@ def _out_of_row(services: ApplicationServices, row: dict[str, Any]) -> BufdirExp
     return BufdirExportOut(
         **{k: row[k] for k in ("export_id", "status", "row_count", "file_size_bytes",
                                "error_message", "status_history", "period_start", "period_end",
-                               "format", "include_attachments", "config_version", "created_at")},
+                               "format", "include_attachments", "config_version", "created_at",
+                               "summary")},
         download_url=_download_url(services, row["status"], row["row_count"], row["file"]),
     )
 
