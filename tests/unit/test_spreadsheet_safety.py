@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from domain.accounting_settings import CategoryMapping, ExportSettings
-from domain.bufdir_config import DEFAULT_CONFIG
 from domain.bufdir_rules import Summary
 from domain.spreadsheet import FORMULA_TRIGGERS, is_safe_text, neutralise, safe_cell
 from infrastructure.bufdir_files import write_csv, write_xlsx
@@ -167,7 +166,7 @@ def _expected(value: Any, fmt: str) -> Any:
 def test_bufdir_report_has_no_formula_and_keeps_numbers(
     rows: list[list[Any]], headers: list[str], fmt: str
 ) -> None:
-    summary = Summary(DEFAULT_CONFIG)
+    summary = Summary()
     with TemporaryDirectory() as tmp:
         out = Path(tmp) / f"r.{fmt}"
         (write_xlsx if fmt == "xlsx" else write_csv)(iter(rows), headers, summary, out)
