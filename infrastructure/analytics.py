@@ -60,7 +60,12 @@ def _role(conn: psycopg.Connection[Any], role: str) -> tuple[int, bool, bool] | 
 def _create_or_update(conn: psycopg.Connection[Any], role: str, password: str | None) -> bool:
     """LOGIN with a password when one is given; a new role without one is NOLOGIN. True: created."""
     ident = sql.Identifier(role)
-    login = sql.SQL("LOGIN PASSWORD {}").format(sql.Literal(password)) if password else None
+    login = None
+    if password:
+        # Hashed here (SCRAM, as psql's \password does): the clear text never reaches
+        # the server, so no statement log or error report can hold it.
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+        login = sql.SQL("LOGIN PASSWORD {}").format(sql.Literal(verifier.decode()))
     if _role(conn, role) is None:
         try:
             conn.execute(

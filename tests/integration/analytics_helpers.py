@@ -76,6 +76,7 @@ class Analysts:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.made: list[str] = []
+        self.password = secrets.token_urlsafe(16)
 
     def name(self) -> str:
         role = f"an18_{uuid4().hex[:12]}"
@@ -87,8 +88,6 @@ class Analysts:
         create_analytics_role(self.db_url, role, org_id=org_id,
                               all_organisations=all_organisations, password=self.password)
         return role
-
-    password = secrets.token_urlsafe(16)
 
     def connect(self, role: str, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 from uuid import UUID, uuid4
 
@@ -223,3 +226,26 @@ def test_cli_creates_lists_and_revokes(db_url: str, analysts: Analysts) -> None:
     revoked = CliRunner().invoke(cli, ["analytics-role", "--revoke", role], env=env)
     assert revoked.exit_code == 0 and "dropped" in revoked.output
     assert role not in CliRunner().invoke(cli, ["analytics-role", "--list"], env=env).output
+
+
+def scram_matches(verifier: str, password: str) -> bool:
+    """RFC 5802/7677: the StoredKey in PostgreSQL's verifier is derived from this password."""
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt = iterations_salt.split(":")
+    stored_key = keys.split(":")[0]
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt),
+                                 int(iterations))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return method == "SCRAM-SHA-256" and hashlib.sha256(client_key).digest() == base64.b64decode(
+        stored_key)
+
+
+def test_the_password_is_stored_as_a_scram_verifier(db_url: str, analysts: Analysts) -> None:
+    role = analysts.login(org_id=uuid4())
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
+                           (role,)).fetchone()
+    assert row is not None
+    assert scram_matches(row[0], analysts.password)
+    assert not scram_matches(row[0], analysts.password + "x")
