@@ -6,7 +6,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from application.ports import AccountingExporter, EventStore, NotFound
+from application.ports import (
+    AccountingExporter,
+    EventStore,
+    ImportDefinition,
+    NotFound,
+    PublishesImportDefinition,
+)
 from application.runs import retry_on_conflict
 from domain.accounting_settings import AccountingSettings, ExportSettings
 from domain.shared import Actor
@@ -29,6 +35,15 @@ class ExporterRegistry:
     @property
     def targets(self) -> list[str]:
         return sorted(self._by_target)
+
+    def import_definition(self, target: str) -> ImportDefinition:
+        """The file the accounting system needs to read our files (Business Central's data
+        exchange definition); NotFound for a target that reads them without one."""
+        exporter = self.for_target(target)
+        if not isinstance(exporter, PublishesImportDefinition):
+            raise NotFound(target)
+        content_type, filename, content = exporter.import_definition()
+        return ImportDefinition(content_type, filename, content)
 
 
 class AccountingSettingsBook:

@@ -13,11 +13,3 @@ class IdempotencyConflict(Exception):
 
 class IdempotencyMismatch(Exception):
     """The Idempotency-Key was used before with a different request body."""
-
-
-class ExportRefused(Exception):
-    """An exporter refuses the run for a reason the user can fix (e.g. unmapped categories)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 from application.accounting import ExporterRegistry
-from application.errors import ExportRefused
 from application.idempotency import remember
 from application.ports import (
     ClaimSource,
@@ -35,6 +34,7 @@ from domain.export_run import (
     taken_claims,
 )
 from domain.shared import Actor, Period
+from domain.vouchers import ExportRefused
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from application.activities import ActivityRecord
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_rules import Summary
+from domain.vouchers import ledger_ref
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -117,6 +118,7 @@ class ClaimRecord:
     currency: str
     description: str
     late: bool = False
+    amount_nok: str | None = None  # the NOK amount reimbursed; set when currency is not NOK
 
     def as_event_data(self) -> dict[str, Any]:
         return {
@@ -129,6 +131,10 @@ class ClaimRecord:
             "currency": self.currency,
             "description": self.description,
             "late": self.late,
+            "amount_nok": self.amount_nok,
+            # The claim's reference in the accounting file (Xledger ImpSystemRef, BC External
+            # Document No.), recorded with the claim so the run's events map file to claim.
+            "ledger_ref": ledger_ref(str(self.id)),
         }
 
 
@@ -191,6 +197,22 @@ class AccountingExporter(Protocol):
     def content_type_for(self, settings: Any) -> str: ...
 
     def extension_for(self, settings: Any) -> str: ...
+
+
+@runtime_checkable
+class PublishesImportDefinition(Protocol):
+    """An exporter whose target needs a definition to read our file (Business Central)."""
+
+    def import_definition(self) -> tuple[str, str, bytes]:
+        """(content type, file name, content)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ImportDefinition:
+    content_type: str
+    filename: str
+    content: bytes
 
 
 @dataclass(frozen=True)

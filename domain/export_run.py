@@ -48,7 +48,7 @@ CLAIMS_PER_EVENT = 5000
 #: The columns of a taken claim, as `ClaimRecord.as_event_data()` writes them.
 CLAIM_FIELDS = (
     "claim_id", "claimant_id", "expense_date", "approved_at", "category", "amount", "currency",
-    "description", "late",
+    "description", "late", "amount_nok", "ledger_ref",
 )
 _REPEATING = frozenset({"claimant_id", "expense_date", "category", "currency"})
 
@@ -69,8 +69,10 @@ def claim_columns(claims: Iterable[dict[str, Any]]) -> Iterator[dict[str, list[A
 
 
 def claim_rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
-    """The claims of one `ClaimsTaken` event, one dict each, in the order they were taken."""
-    for values in zip(*(columns[f] for f in CLAIM_FIELDS), strict=True):
+    """The claims of one `ClaimsTaken` event, one dict each, in the order they were taken.
+    Events written before a field existed (`amount_nok`) read it as None."""
+    count = len(columns["claim_id"])
+    for values in zip(*(columns.get(f) or [None] * count for f in CLAIM_FIELDS), strict=True):
         yield dict(zip(CLAIM_FIELDS, values, strict=True))
 
 

@@ -13,21 +13,23 @@ from application.ports import ClaimRecord
 
 UPSERT = """
 INSERT INTO claims (org_id, id, claimant_id, expense_date, approved_at, category, amount,
-                    currency, description)
+                    currency, description, amount_nok)
 SELECT %(org_id)s, * FROM unnest(%(ids)s::uuid[], %(claimants)s::text[], %(expense)s::date[],
                                %(approved)s::timestamptz[], %(categories)s::text[],
-                               %(amounts)s::numeric[], %(currencies)s::text[], %(descr)s::text[])
+                               %(amounts)s::numeric[], %(currencies)s::text[], %(descr)s::text[],
+                               %(amounts_nok)s::numeric[])
 ON CONFLICT (org_id, id) DO UPDATE SET
     claimant_id = EXCLUDED.claimant_id, expense_date = EXCLUDED.expense_date,
     approved_at = EXCLUDED.approved_at, category = EXCLUDED.category, amount = EXCLUDED.amount,
-    currency = EXCLUDED.currency, description = EXCLUDED.description, imported_at = now()
+    currency = EXCLUDED.currency, description = EXCLUDED.description,
+    amount_nok = EXCLUDED.amount_nok, imported_at = now()
 """
 
 # Claims approved (Oslo date) in the period, plus late ones: approved before the period on a day
 # that a completed run already covered. None that any active or completed run holds.
 CANDIDATES = """
 SELECT c.id, c.claimant_id, c.expense_date, c.approved_at, c.category, c.amount::text AS amount,
-       c.currency, c.description,
+       c.currency, c.description, c.amount_nok::text AS amount_nok,
        (c.approved_at AT TIME ZONE 'Europe/Oslo')::date < %(start)s AS late
 FROM claims c
 WHERE c.org_id = %(org_id)s
@@ -69,6 +71,7 @@ class PostgresClaims:
                     "amounts": [c.amount for c in claims],
                     "currencies": [c.currency for c in claims],
                     "descr": [c.description for c in claims],
+                    "amounts_nok": [c.amount_nok for c in claims],
                 },
             )
         return len(claims)

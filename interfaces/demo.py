@@ -43,7 +43,7 @@ def demo_settings(org: DemoOrg) -> dict[str, object]:
     dimension = {"NHF": "300", "Blindeforbundet": "BF-LIKEPERSON", "HLF": "HLF-REGION"}[org.short]
     return {
         "company_code": {"NHF": "NHF01", "Blindeforbundet": "NBF", "HLF": "HLF-AS"}[org.short],
-        "voucher_type": "UTL" if org.target == "xledger" else "FRIVILLIG",
+        "voucher_type": "UTL" if org.target == "xledger" else "UTLEGG",
         "counter_account": "2930",
         "categories": {
             "reise": {"account": "7140", "tax_code": "0", "dimension": dimension},
@@ -53,7 +53,6 @@ def demo_settings(org: DemoOrg) -> dict[str, object]:
             "parkering": {"account": "7140", "tax_code": "0", "dimension": dimension},
         },
         "voucher_grouping": "per_claim",
-        "file_format": "xlsx" if org.short == "HLF" else "csv",
     }
 
 

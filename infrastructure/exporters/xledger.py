@@ -1,22 +1,24 @@
-"""Xledger GL02 voucher import file: `;`-separated, yyyymmdd dates, `.` decimals, EOL column `x`.
+"""Xledger GL02 voucher import file, as positional readers read it.
 
-The column list and order follow GL02 as documented for Xledger's file import (see
-docs/accounting-formats.md for sources and for every column's origin). The file is written
-one voucher at a time, so memory stays flat however many claims a run holds.
+`;`-separated, 49 fields on every line, never quoted (text loses `;`, `"`, tabs and line
+breaks), `yyyymmdd` dates, `.` decimals, `EOL` = `x`, UTF-8 without BOM, CRLF. The column list
+and order follow published GL02 producers (see docs/accounting-formats.md). Written one voucher
+at a time, so memory stays flat however many claims a run holds.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from domain.spreadsheet import safe_cell
-from infrastructure.exporters._common import Line, check, money, reiterable, to_date, vouchers
+from domain.accounting_settings import ExportSettings
+from domain.vouchers import Line, check, money, reiterable, to_date, vouchers
+from infrastructure.exporters._text import code_field, field_text
 
 IMP_SYSTEM = "EXPENSES"  # names the sending system in Xledger's import log
+SEPARATOR = ";"
+EOL = "\r\n"
 
 #: GL02 columns in the documented order; the import is positional, the names are for people.
 COLUMNS: tuple[str, ...] = (
@@ -29,7 +31,10 @@ COLUMNS: tuple[str, ...] = (
     "BillingZipCode", "BillingPlace", "BillingState", "BillingCountry", "Phone", "Email",
     "YourRef", "Dummy1", "Dummy2", "Dummy3", "Dummy4", "Dummy5", "EOL",
 )
-TEXT_MAX = 250
+TAIL = SEPARATOR * 24 + "x" + EOL  # UpdateSubledger ... Dummy5 empty, then EOL = x
+TEXT_MAX = 250  # unverified: no public GL02 specification states the Text length
+IMP_SYSTEM_REF_MAX = 25  # GL02b: ImpSystemRef max length 25
+VOUCHER_TYPE_MAX = 8  # GL02b: VoucherType max length 8
 
 
 def yyyymmdd(day: date) -> str:
@@ -37,7 +42,7 @@ def yyyymmdd(day: date) -> str:
 
 
 class XledgerExporter:
-    """Balanced GL02 vouchers, one per claim or per claimant, UTF-8 without BOM."""
+    """Balanced GL02 vouchers, one per claim or per claimant; Amount in NOK on every line."""
 
     target = "xledger"
     content_type = "text/csv"
@@ -57,45 +62,29 @@ class XledgerExporter:
         valid = check(claims, settings)
         return self._write(run, claims, valid)
 
-    def _write(self, run: Any, claims: Iterable[Mapping[str, Any]], settings: Any) -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        yield _drain(buffer)
-        voucher_date = to_date(run.period_end)
+    def _write(
+        self, run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings
+    ) -> Iterator[bytes]:
+        yield (SEPARATOR.join(COLUMNS) + EOL).encode("utf-8")
+        day = to_date(run.period_end)
+        # VoucherType;VoucherNo;FiscalYear;PeriodNo;VoucherDate: only the number varies.
+        dated = f"{day.year};{day.month};{yyyymmdd(day)}"
         for voucher in vouchers(claims, settings):
-            for line in voucher.lines:
-                writer.writerow(_row(line, settings.voucher_type, voucher.number, voucher_date))
-            yield _drain(buffer)
+            head = f"{code_field(settings.voucher_type)};{voucher.number};{dated}"
+            yield "".join(_line(line, head) for line in voucher.lines).encode("utf-8")
 
 
-def _row(line: Line, voucher_type: str, number: int, voucher_date: date) -> list[str]:
-    values = dict.fromkeys(COLUMNS, "")
-    values.update(
-        ImpSystem=IMP_SYSTEM,
-        ImpSystemRef=line.claim_id,
-        VoucherType=voucher_type,
-        VoucherNo=str(number),
-        FiscalYear=str(voucher_date.year),
-        PeriodNo=str(voucher_date.month),
-        VoucherDate=yyyymmdd(voucher_date),
-        Account=line.account,
-        Posting1=line.dimension or "",
-        Text=line.text[:TEXT_MAX],
-        TaxRule=line.tax_code,
-        # A claim in another currency carries its currency amount; Xledger converts it to
-        # NOK with the voucher date's rate, so Amount (base currency) is left for Xledger.
-        Currency=line.currency if line.foreign else "",
-        CurrencyAmount=money(line.amount) if line.foreign else "",
-        Amount="" if line.foreign else money(line.amount),
-        EOL="x",
+def _line(line: Line, head: str) -> str:
+    """One GL02 line, 49 fields; columns 9, 12, 14-20 and 26-48 are empty."""
+    first, second = (code_field(d) if d else "" for d in line.dimensions)
+    subledger = code_field(line.subledger) if line.subledger else ""
+    currency, currency_amount = "", ""
+    if line.currency_amount is not None:
+        # Amount is always NOK, what the ledger posts; a claim in another currency carries
+        # its currency and amount beside it (Xledger keeps both, converts nothing).
+        currency, currency_amount = line.currency, money(line.currency_amount)
+    return (
+        f"{IMP_SYSTEM};{line.ledger_ref};{head};{code_field(line.account)};;{first};{second};;"
+        f"{subledger};;;;;;;;{field_text(line.text, TEXT_MAX)};{code_field(line.tax_code)};"
+        f"{currency};{currency_amount};{money(line.amount)}{TAIL}"
     )
-    numeric = {"CurrencyAmount", "Amount"}  # formatted numbers, never text
-    return [values[c] if c in numeric else safe_cell(values[c]) for c in COLUMNS]
-
-
-def _drain(buffer: io.StringIO) -> bytes:
-    data = buffer.getvalue().encode("utf-8")
-    buffer.seek(0)
-    buffer.truncate()
-    return data

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bootstrap import Services
+from domain.vouchers import claim_id_of
 from infrastructure.audit import verify_chain
 from infrastructure.projections.audit_chain import chain_link, genesis
 from infrastructure.projections.runner import rebuild
@@ -83,6 +84,8 @@ def test_evidence_bundle_recomputes_offline(
 
     claims = json.loads(bundle.read("claims.json"))
     assert sorted(c["amount"] for c in claims) == ["250.00", "99.50"]
+    # Each claim's reference in the accounting file maps back to exactly that claim.
+    assert all(str(claim_id_of(c["ledger_ref"])) == c["claim_id"] for c in claims)
 
     chain = json.loads(bundle.read("chain.json"))
     links = {c["notification_id"]: c for c in chain["links"]}

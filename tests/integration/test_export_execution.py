@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from application.export_runs import claims_in_history
 from bootstrap import Services
 from domain.shared import Actor
+from domain.vouchers import ledger_ref
 from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens, claim_json, drain_queue
@@ -67,14 +68,17 @@ def test_run_executes_on_the_worker_and_file_is_downloadable(
     assert hashlib.sha256(content).hexdigest() == run["file"]["sha256"]
     assert len(content) == run["file"]["size_bytes"]
     text = content.decode("utf-8")
-    assert inside[0]["id"] in text and inside[1]["id"] in text and outside[0]["id"] not in text
+    refs = [ledger_ref(c["id"]) for c in (*inside, *outside)]
+    assert refs[0] in text and refs[1] in text and refs[2] not in text
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[0][0] == "ImpSystem"
     # The event log alone tells which claims, with which amounts, went into the run.
     taken = claims_in_history(services.store.history(run_id_uuid(run_id)))
-    assert sorted((c["claim_id"], c["amount"]) for c in taken) == sorted(
-        (c["id"], c["amount"]) for c in inside
+    assert sorted((c["claim_id"], c["amount"], c["ledger_ref"]) for c in taken) == sorted(
+        (c["id"], c["amount"], ledger_ref(c["id"])) for c in inside
     )
+    # Every reference in the file is one the events recorded for exactly one claim.
+    assert {row[1] for row in rows[1:]} == {c["ledger_ref"] for c in taken}
 
 
 def run_id_uuid(run_id: str) -> Any:

@@ -60,7 +60,7 @@ def test_id_is_derived_from_the_organisation() -> None:
 
 def test_change_records_the_whole_settings_and_the_actor_and_replays() -> None:
     settings = AccountingSettings.configure(ORG, values(), ACTOR)
-    changed = settings.change(values(voucher_grouping="per_claimant", file_format="xlsx"), ACTOR)
+    changed = settings.change(values(voucher_grouping="per_claimant", document_prefix="UTL"), ACTOR)
 
     assert changed is True
     events = settings.collect_events()
@@ -71,7 +71,7 @@ def test_change_records_the_whole_settings_and_the_actor_and_replays() -> None:
     for e in events:
         replayed = e.mutate(replayed)
     assert replayed.as_dict() == settings.as_dict()
-    assert replayed.view().file_format == "xlsx"
+    assert replayed.view().document_prefix == "UTL"
     assert replayed.version == 2
 
 
@@ -98,6 +98,24 @@ def test_as_dict_is_a_copy() -> None:
         ({"company_code": "  "}, "company_code"),
         ({"voucher_type": None}, "voucher_type"),
         ({"voucher_type": "WAY-TOO-LONG-TYPE"}, "voucher_type"),
+        ({"voucher_type": "FRIVILLIG"}, "voucher_type"),  # 9 > Xledger's 8
+        ({"voucher_type": "=cmd|x"}, "voucher_type"),
+        ({"company_code": "NHF\x00"}, "company_code"),
+        ({"categories": {"travel": {"account": "7140", "dimension": "-200"}}},
+         "categories.travel.dimension"),
+        ({"categories": {"travel": {"account": "7140", "dimension": "P1",
+                                    "dimension_kind": "department"}}},
+         "categories.travel.dimension_kind"),
+        ({"categories": {"travel": {"account": "7140", "dimension_kind": "region"}}},
+         "categories.travel.dimension_kind"),
+        ({"dimension_fields": {"cost_centre": 1, "project": 1}}, "dimension_fields.project"),
+        ({"dimension_fields": {"cost_centre": 3}}, "dimension_fields.cost_centre"),
+        ({"claimant_accounts": {"c-1": "@10042"}}, "claimant_accounts.c-1"),
+        ({"claimant_accounts": {"c-1": "1" * 21}}, "claimant_accounts.c-1"),
+        ({"claimant_account_type": "customer"}, "claimant_account_type"),
+        ({"document_prefix": "UTLEGG-2025"}, "document_prefix"),
+        ({"document_prefix": "utl"}, "document_prefix"),
+        ({"file_format": "xlsx"}, "file_format"),
         ({"counter_account": 2910}, "counter_account"),
         ({"counter_account": "29-10"}, "counter_account"),
         ({"categories": {"travel": {"account": "71a0", "tax_code": "0"}}},
@@ -138,7 +156,29 @@ def test_a_failed_change_records_nothing() -> None:
 def test_missing_tax_code_means_none_and_is_stored_as_empty() -> None:
     valid = validate(values(categories={"travel": {"account": "7140"}}))
 
-    assert valid["categories"]["travel"] == {"account": "7140", "tax_code": "", "dimension": None}
+    assert valid["categories"]["travel"] == {
+        "account": "7140", "tax_code": "", "dimension": None, "dimension_kind": "cost_centre"
+    }
+
+
+def test_typed_settings_carry_dimension_fields_claimants_and_document_prefix() -> None:
+    view = ExportSettings.from_dict(values(
+        categories={"travel": {"account": "7140", "dimension": "P-1", "dimension_kind": "project"}},
+        claimant_accounts={"c-1": "E-1001"}, claimant_account_type="vendor",
+        document_prefix="UTL", voucher_type="UTLEGG12",
+    ))
+
+    assert view.categories["travel"] == CategoryMapping("7140", "", "P-1", "project")
+    assert view.dimension_field("project") == 2 and view.dimension_field("cost_centre") == 1
+    assert view.claimant_accounts == {"c-1": "E-1001"}
+    assert (view.claimant_account_type, view.document_prefix) == ("vendor", "UTL")
+
+
+def test_settings_stored_with_the_withdrawn_xlsx_format_are_read_as_csv() -> None:
+    stored = {**validate(values()), "file_format": "xlsx"}
+    legacy = AccountingSettings(org_id=ORG, settings=stored, actor=ACTOR.as_event_data())
+
+    assert legacy.view().file_format == "csv"
 
 
 def test_the_domain_module_imports_only_plain_python_and_the_domain() -> None:

@@ -9,12 +9,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.accounting import ExporterRegistry
-from application.errors import ExportRefused
 from application.export_runs import ExportRuns
 from application.ports import ClaimRecord, NotFound
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.shared import Actor, Period
+from domain.vouchers import ExportRefused
 from tests.unit.fakes import CsvExporter, FakeClaims, FakeEventStore, FakeStorage, FixedClock
 
 ORG = uuid4()

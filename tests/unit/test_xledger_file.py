@@ -1,9 +1,8 @@
-"""The Xledger GL02 file, parsed back: columns, dates, balanced vouchers, references, text."""
+"""The Xledger GL02 file, read back by a strict positional reader: columns, dates, NOK on every
+line, balanced vouchers, 25-character references, unquoted text, payable claimants."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
 from datetime import date
@@ -14,10 +13,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.errors import ExportRefused
 from domain.accounting_settings import AccountingSettings, ExportSettings
 from domain.shared import Actor
+from domain.vouchers import ExportRefused, claim_id_of
 from infrastructure.exporters.xledger import COLUMNS, XledgerExporter
+from tests.accounting_readers import read_gl02
 
 ORG = UUID("22222222-2222-2222-2222-222222222222")
 RUN = SimpleNamespace(
@@ -50,8 +50,8 @@ def claim(
 def render(claims: list[dict[str, Any]], settings: Any = None, **changes: Any) -> list[list[str]]:
     settings = settings if settings is not None else {**SETTINGS, **changes}
     data = b"".join(XledgerExporter().render(RUN, claims, settings))
-    assert not data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=";"))
+    rows = read_gl02(data, COLUMNS)
+    return [list(COLUMNS)] + [list(row.values()) for row in rows]
 
 
 def by_voucher(rows: list[list[str]]) -> dict[str, list[dict[str, str]]]:
@@ -95,7 +95,9 @@ def test_one_balanced_voucher_per_claim_referencing_the_claim() -> None:
     assert len(vouchers) == 3
     for lines, source in zip(vouchers.values(), claims, strict=True):
         assert sum(Decimal(line["Amount"]) for line in lines) == Decimal("0")
-        assert [line["ImpSystemRef"] for line in lines] == [source["claim_id"]] * 2
+        refs = {line["ImpSystemRef"] for line in lines}
+        assert len(refs) == 1 and len(refs.copy().pop()) == 25
+        assert claim_id_of(refs.pop()) == UUID(source["claim_id"])
         expense, counter = lines
         assert expense["Account"] == SETTINGS["categories"][source["category"]]["account"]
         assert counter["Account"] == "2910"
@@ -112,9 +114,10 @@ def test_per_claimant_grouping_puts_a_claimants_claims_in_one_voucher() -> None:
 
     assert [len(lines) for lines in vouchers.values()] == [2, 3]
     claimant_b = vouchers["2"]
-    assert [line["ImpSystemRef"] for line in claimant_b[:2]] == [
-        claims[0]["claim_id"], claims[2]["claim_id"]
+    assert [claim_id_of(line["ImpSystemRef"]) for line in claimant_b[:2]] == [
+        UUID(claims[0]["claim_id"]), UUID(claims[2]["claim_id"])
     ]
+    assert claimant_b[2]["ImpSystemRef"] == ""
     assert claimant_b[2]["Amount"] == "-30.15"
     for lines in vouchers.values():
         assert sum(Decimal(line["Amount"]) for line in lines) == 0
@@ -127,14 +130,15 @@ def test_late_claims_are_marked_in_the_text() -> None:
     assert not vouchers["2"][0]["Text"].startswith("SEN")
 
 
-def test_semicolons_quotes_newlines_and_norwegian_letters_survive() -> None:
-    text = 'Bompenger; ferje "Moss-Horten"\nog parkering på Ærø, Økern, Åsane'
-    rows = render([claim(description=text)])
+def test_text_is_never_quoted_so_a_plain_split_keeps_every_column() -> None:
+    text = 'Bompenger; ferje "Moss-Horten"\nog\tparkering på Ærø, Økern, Åsane'
+    rows = render([claim(description=text), claim(description="=HYPERLINK(1)")])
 
-    assert len(rows) == 3
+    assert len(rows) == 5
     assert rows[1][COLUMNS.index("Text")] == (
-        'Bompenger; ferje "Moss-Horten" og parkering på Ærø, Økern, Åsane'
+        "Bompenger, ferje 'Moss-Horten' og parkering på Ærø, Økern, Åsane"
     )
+    assert rows[3][COLUMNS.index("Text")] == "'=HYPERLINK(1)"
 
 
 def test_unmapped_categories_are_refused_before_anything_is_written() -> None:
@@ -154,13 +158,13 @@ def test_an_organisation_without_settings_is_refused() -> None:
     assert "taxi" in str(refused.value)
 
 
-def test_foreign_currency_claim_carries_its_currency_amount() -> None:
-    eur = claim(amount="42.10", currency="EUR")
+def test_foreign_currency_claim_posts_nok_with_its_currency_amount_beside() -> None:
+    eur = claim(amount="42.10", currency="EUR", amount_nok="493.55")
     vouchers = by_voucher(render([eur, claim(amount="10.00")]))
 
     foreign, home = vouchers["1"], vouchers["2"]
     assert [(x["Currency"], x["CurrencyAmount"], x["Amount"]) for x in foreign] == [
-        ("EUR", "42.10", ""), ("EUR", "-42.10", "")
+        ("EUR", "42.10", "493.55"), ("EUR", "-42.10", "-493.55")
     ]
     assert [(x["Currency"], x["CurrencyAmount"], x["Amount"]) for x in home] == [
         ("", "", "10.00"), ("", "", "-10.00")
@@ -168,12 +172,46 @@ def test_foreign_currency_claim_carries_its_currency_amount() -> None:
 
 
 def test_per_claimant_vouchers_never_mix_currencies() -> None:
-    claims = [claim(amount="5.00", currency="SEK"), claim(amount="7.00"), claim(amount="1.00")]
+    claims = [claim(amount="5.00", currency="SEK", amount_nok="5.10"), claim(amount="7.00"),
+              claim(amount="1.00")]
     vouchers = by_voucher(render(claims, voucher_grouping="per_claimant"))
 
     assert sorted({x["Currency"] for x in v}.pop() for v in vouchers.values()) == ["", "SEK"]
     assert all(len({x["Currency"] for x in v}) == 1 for v in vouchers.values())
     assert sorted(len(v) for v in vouchers.values()) == [2, 3]
+
+
+def test_a_foreign_claim_without_its_nok_amount_is_refused() -> None:
+    with pytest.raises(ExportRefused) as refused:
+        XledgerExporter().render(RUN, [claim(), claim(currency="EUR")], SETTINGS)
+
+    assert refused.value.code == "invalid_claim"
+    assert "amount_nok" in str(refused.value)
+
+
+def test_each_dimension_goes_to_the_posting_field_of_its_kind() -> None:
+    categories = {
+        "travel": {"account": "7140", "dimension": "200", "dimension_kind": "cost_centre"},
+        "meals": {"account": "7350", "dimension": "P-17", "dimension_kind": "project"},
+    }
+    lines = [dict(zip(COLUMNS, r, strict=True))
+             for r in render([claim(), claim("meals")], categories=categories)[1:]]
+    assert [(x["Posting1"], x["Posting2"]) for x in lines] == [
+        ("200", ""), ("", ""), ("", "P-17"), ("", "")
+    ]
+    swapped = render([claim()], categories=categories,
+                     dimension_fields={"cost_centre": 2, "project": 1})
+    assert swapped[1][COLUMNS.index("Posting2")] == "200"
+
+
+def test_a_mapped_claimant_is_named_in_the_subledger_of_the_counter_line() -> None:
+    rows = render([claim(claimant="c-1"), claim(claimant="c-2")],
+                  claimant_accounts={"c-1": "10042"})
+    lines = [dict(zip(COLUMNS, r, strict=True)) for r in rows[1:]]
+
+    assert [(x["Account"], x["SubledgerNo"]) for x in lines] == [
+        ("7140", ""), ("2910", "10042"), ("7140", ""), ("2910", "")
+    ]
 
 
 def test_a_claim_without_a_currency_code_is_refused() -> None:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pycountry
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
 from application.ports import ClaimRecord
 from interfaces.http.auth import Role
@@ -31,10 +31,17 @@ class Claim(StrictBody):
     amount: str = Field(description="Decimal string with at most two decimals, e.g. \"123.45\"")
     currency: str = Field(description="ISO 4217 code, e.g. NOK")
     description: str = Field(max_length=1000)
+    amount_nok: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="NOK amount reimbursed (what the ledger posts); required unless currency is NOK",
+    )
 
-    @field_validator("amount")
+    @field_validator("amount", "amount_nok")
     @classmethod
-    def decimal_amount(cls, value: str) -> str:
+    def decimal_amount(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             if not AMOUNT.match(value) or Decimal(value) <= 0:
                 raise ValueError
@@ -54,6 +61,15 @@ class Claim(StrictBody):
     def no_control_characters(cls, value: str) -> str:
         if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
             raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("amount_nok", mode="after")
+    @classmethod
+    def nok_amount_for_other_currencies(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The ledger posts NOK: a claim in another currency must say what was reimbursed."""
+        currency = info.data.get("currency")
+        if value is None and currency is not None and currency != "NOK":
+            raise ValueError("is required when currency is not NOK: the NOK amount reimbursed")
         return value
 
 
@@ -83,6 +99,7 @@ def upsert_claims(
             amount=c.amount,
             currency=c.currency,
             description=c.description,
+            amount_nok=c.amount_nok if c.currency != "NOK" else None,
         )
         for c in body.claims
     ]

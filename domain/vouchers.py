@@ -1,0 +1,273 @@
+"""Balanced vouchers from approved claims: the accounting rules every export file shares.
+
+Grouping claims into vouchers, mapping categories to accounts, rounding to øre with Decimal and
+balancing each voucher with a counter line happen once, here; exporters only decide columns and
+encoding. A run that cannot be exported is refused (`ExportRefused`) before a byte is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
+from uuid import UUID
+
+from domain.accounting_settings import (
+    AccountingSettings,
+    ExportSettings,
+    InvalidAccountingSettings,
+)
+from domain.shared import DomainError
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+BASE_CURRENCY = "NOK"
+LATE_PREFIX = "SEN: "  # Norwegian for "late": read by the organisation's accountant
+LEDGER_REF_LENGTH = 25  # Xledger ImpSystemRef holds 25 characters (GL02b)
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Every three-digit base-36 string, so a reference takes 9 divisions instead of 25.
+_TRIPLES = [a + b + c for a in _BASE36 for b in _BASE36 for c in _BASE36]
+C = TypeVar("C", bound=Mapping[str, Any])
+
+
+class ExportRefused(DomainError):
+    """The run cannot be exported for a reason the organisation can fix (e.g. unmapped
+    categories, a foreign-currency claim without its NOK amount); nothing is written."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One posting: + debits an expense account, - credits the counter account.
+
+    `amount` is always NOK (what the ledger posts); a claim in another currency also carries
+    `currency` and `currency_amount`. `subledger` names the claimant's ledger number on a
+    counter line when the settings map the claimant, else the line is a plain G/L posting."""
+
+    account: str
+    amount: Decimal
+    tax_code: str
+    dimensions: tuple[str | None, str | None]  # posting field 1 and 2
+    text: str
+    claim_id: str  # "" on the counter line of a voucher holding several claims
+    ledger_ref: str  # the claim's 25-character reference, "" where claim_id is ""
+    claimant_id: str
+    late: bool
+    currency: str = BASE_CURRENCY
+    currency_amount: Decimal | None = None
+    subledger: str | None = None
+
+    @property
+    def foreign(self) -> bool:
+        return self.currency != BASE_CURRENCY
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    number: int
+    lines: list[Line]
+
+
+def ledger_ref(claim_id: str) -> str:
+    """The claim id in 25 characters, reversibly: a UUID's 128 bits in base 36 (36^25 > 2^128),
+    so the reference fits Xledger's ImpSystemRef and BC's Code[35] and names one claim."""
+    try:
+        number = UUID(claim_id).int
+    except ValueError:  # not a UUID (the API accepts only UUIDs): letters and digits only
+        return "".join(c for c in claim_id if c.isascii() and c.isalnum())[:LEDGER_REF_LENGTH]
+    parts = []
+    for _ in range(8):  # 8 x 3 digits, then the 25th (most significant) digit
+        number, triple = divmod(number, 46656)
+        parts.append(_TRIPLES[triple])
+    parts.append(_BASE36[number])
+    return "".join(reversed(parts))
+
+
+def claim_id_of(reference: str) -> UUID:
+    """The claim a ledger reference names (what an auditor does with a line of the file)."""
+    return UUID(int=int(reference, 36))
+
+
+def as_settings(settings: Any) -> ExportSettings | None:
+    """Accept the view, the aggregate or a plain dict, so the caller may pass what it has."""
+    if settings is None or isinstance(settings, ExportSettings):
+        return settings
+    if isinstance(settings, AccountingSettings):
+        return settings.view()
+    if isinstance(settings, Mapping):
+        return ExportSettings.from_dict(settings)
+    raise TypeError(f"unsupported settings type {type(settings).__name__}")
+
+
+def _decimal(value: Any, claim: Mapping[str, Any], name: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if value is None or not number.is_finite():
+        raise ExportRefused("invalid_claim", f"claim {claim.get('claim_id')} has no valid {name}")
+    # Adding 0.00 turns -0.00 into 0.00, so no file ever shows a negative zero.
+    return number.quantize(CENT, rounding=ROUND_HALF_UP) + ZERO
+
+
+def amount_of(claim: Mapping[str, Any]) -> Decimal:
+    """The claim's amount in its own currency, rounded to the cent."""
+    return _decimal(claim.get("amount"), claim, "amount")
+
+
+def nok_amount_of(claim: Mapping[str, Any]) -> Decimal:
+    """What the ledger posts: the amount for NOK claims, `amount_nok` for any other currency."""
+    if claim.get("currency") == BASE_CURRENCY:
+        return amount_of(claim)
+    return _decimal(claim.get("amount_nok"), claim, "amount_nok (the NOK amount reimbursed)")
+
+
+def reiterable(claims: Iterable[C]) -> Iterable[C]:
+    """Claims that can be read twice (validation pass, then writing): a list or a re-iterable
+    stream (the run's TakenClaims) as it is; a one-shot iterator is read into a list."""
+    return list(claims) if iter(claims) is claims else claims
+
+
+def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
+    """Refuse the run before a single byte is written; the whole file or nothing.
+
+    One streaming pass over the claims: only the distinct categories are kept."""
+    try:
+        valid = as_settings(settings)
+    except InvalidAccountingSettings as invalid:
+        raise ExportRefused(
+            "unmapped_category", f"accounting settings are invalid: {invalid}"
+        ) from None
+    categories: set[str] = set()
+    bad_claim: ExportRefused | None = None
+    for claim in claims:
+        categories.add(str(claim.get("category")))
+        if bad_claim is None:
+            bad_claim = _claim_problem(claim)
+    if valid is None:
+        names = ", ".join(sorted(categories)) or "none"
+        raise ExportRefused(
+            "unmapped_category",
+            f"the organisation has no accounting settings; unmapped categories: {names}",
+        )
+    unmapped = valid.unmapped(categories)
+    if unmapped:
+        raise ExportRefused(
+            "unmapped_category", f"categories without a mapped account: {', '.join(unmapped)}"
+        )
+    if bad_claim is not None:
+        raise bad_claim
+    return valid
+
+
+def _claim_problem(claim: Mapping[str, Any]) -> ExportRefused | None:
+    currency = claim.get("currency")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
+            and currency.isupper()):
+        return ExportRefused(
+            "invalid_claim", f"claim {claim.get('claim_id')} has no valid currency code"
+        )
+    try:
+        amount_of(claim)
+        nok_amount_of(claim)
+    except ExportRefused as refused:
+        return refused
+    return None
+
+
+def one_line(text: Any) -> str:
+    """Line breaks and tabs become spaces: one record is always one physical line."""
+    return " ".join(str(text or "").split())
+
+
+def to_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _groups(
+    claims: Iterable[Mapping[str, Any]], grouping: str
+) -> Iterator[list[Mapping[str, Any]]]:
+    if grouping == "per_claimant":
+        # One voucher per claimant and currency: the currency amounts balance too.
+        by_claimant: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        for claim in claims:
+            key = (str(claim["claimant_id"]), str(claim["currency"]))
+            by_claimant.setdefault(key, []).append(claim)
+        for key in sorted(by_claimant):
+            yield by_claimant[key]
+    else:
+        for claim in claims:
+            yield [claim]
+
+
+def _dimensions(settings: ExportSettings, kind: str, code: str | None) -> tuple[str | None, str | None]:
+    if code is None:
+        return (None, None)
+    return (code, None) if settings.dimension_field(kind) == 1 else (None, code)
+
+
+def _expense_line(
+    claim: Mapping[str, Any], settings: ExportSettings,
+    postings: dict[str, tuple[str, str, tuple[str | None, str | None]]],
+) -> Line:
+    category = str(claim["category"])
+    posting = postings.get(category)
+    if posting is None:
+        mapping = settings.categories[category]
+        dimensions = _dimensions(settings, mapping.dimension_kind, mapping.dimension)
+        posting = postings[category] = (mapping.account, mapping.tax_code, dimensions)
+    late = claim.get("late") is True
+    currency = str(claim["currency"])
+    claim_id = str(claim["claim_id"])
+    return Line(
+        account=posting[0],
+        amount=nok_amount_of(claim),
+        tax_code=posting[1],
+        dimensions=posting[2],
+        text=(LATE_PREFIX if late else "") + one_line(claim.get("description")),
+        claim_id=claim_id,
+        ledger_ref=claim.get("ledger_ref") or ledger_ref(claim_id),
+        claimant_id=str(claim["claimant_id"]),
+        late=late,
+        currency=currency,
+        currency_amount=amount_of(claim) if currency != BASE_CURRENCY else None,
+    )
+
+
+def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[Voucher]:
+    """Balanced vouchers, one at a time: expense lines, then one counter line of minus their sum
+    (in NOK, and in the claims' currency when it is another)."""
+    postings: dict[str, tuple[str, str, tuple[str | None, str | None]]] = {}
+    for number, group in enumerate(_groups(claims, settings.voucher_grouping), start=1):
+        lines = [_expense_line(claim, settings, postings) for claim in group]
+        first = lines[0]
+        foreign_total = (
+            sum((line.currency_amount or ZERO for line in lines), ZERO) if first.foreign else None
+        )
+        lines.append(
+            Line(
+                account=settings.counter_account,
+                amount=ZERO - sum((line.amount for line in lines), ZERO),
+                tax_code="",
+                dimensions=(None, None),
+                text=one_line(f"Refusjon utlegg {first.claimant_id}"),
+                claim_id=first.claim_id if len(group) == 1 else "",
+                ledger_ref=first.ledger_ref if len(group) == 1 else "",
+                claimant_id=first.claimant_id,
+                late=False,
+                currency=first.currency,
+                currency_amount=None if foreign_total is None else ZERO - foreign_total,
+                subledger=settings.claimant_accounts.get(first.claimant_id),
+            )
+        )
+        yield Voucher(number, lines)
+
+
+def money(value: Decimal) -> str:
+    """Decimal point, two decimals, never an exponent or a thousands separator."""
+    return f"{value:.2f}"
