@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import httpx
 
+from domain.vouchers import ledger_ref
 from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role, mint
 from tests.e2e.conftest import SECRET, RunningService
@@ -52,7 +53,7 @@ def test_export_run_end_to_end(service: RunningService) -> None:
         download = httpx.get(run["file"]["download_url"], timeout=10)
         assert download.status_code == 200
         assert hashlib.sha256(download.content).hexdigest() == run["file"]["sha256"]
-        assert claims[0]["id"] in download.text
+        assert ledger_ref(claims[0]["id"]) in download.text  # the claim's 25-character reference
         tampered = run["file"]["download_url"].replace(run_id, str(uuid4()))
         assert httpx.get(tampered, timeout=10).status_code == 403
         again = client.post(f"{base}/export-runs", headers={**auth(org_id), "Idempotency-Key": "e2e-1"},

@@ -17,6 +17,7 @@ from application.ports import ClaimRecord
 from bootstrap import Services
 from domain.export_run import CLAIMS_PER_EVENT, ExportRunStatus, ExportTarget
 from domain.shared import Actor, Period
+from domain.vouchers import claim_id_of
 from infrastructure.event_store import EVENTS_TABLE
 from interfaces.demo import ORGS, demo_settings
 
@@ -84,6 +85,9 @@ def test_big_run_events_list_every_claim_and_the_file_matches_them(
     with services.files.open(run.file["path"]) as f:
         rows = list(csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"), delimiter=";"))
     assert len(rows) == 2 * CLAIMS  # per claim: its expense line and its counter line
-    expense = {r["ImpSystemRef"]: r["Amount"] for r in rows if not r["Amount"].startswith("-")}
+    expense = {
+        str(claim_id_of(r["ImpSystemRef"])): r["Amount"]
+        for r in rows if not r["Amount"].startswith("-")
+    }
     assert expense == seeded
     assert sum(Decimal(r["Amount"]) for r in rows) == 0
