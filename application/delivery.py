@@ -19,7 +19,6 @@ from uuid import UUID
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from application.errors import ExportRefused
 from application.ports import (
     Clock,
     CredentialsRefused,
@@ -47,6 +46,7 @@ from domain.delivery import (
 )
 from domain.export_run import ExportRun, taken_claims
 from domain.shared import Actor
+from domain.vouchers import ExportRefused
 
 log = logging.getLogger(__name__)
 
