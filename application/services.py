@@ -5,7 +5,7 @@ bootstrap builds one; HTTP routers, pages and the CLI take what they need from i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from application.accounting import AccountingSettingsBook
 from application.audit import Audit
@@ -14,6 +14,7 @@ from application.bufdir_exports import BufdirExports
 from application.delivery import Deliveries
 from application.export_runs import ExportRuns
 from application.idempotency import Idempotency
+from application.sign_in import SignInCodes
 from application.source_data import Downloads, SourceData
 from application.sync_runs import SyncRuns
 from application.sync_schedules import SyncSchedules
@@ -32,3 +33,5 @@ class ApplicationServices:
     audit: Audit
     idempotency: Idempotency
     delivery: Deliveries
+    #: One-time sign-in links of the pages (demo mode prints one at start-up).
+    sign_in: SignInCodes = field(default_factory=SignInCodes)

@@ -106,7 +106,11 @@ def load_demo(services: Services) -> bool:
 def print_welcome(services: Services, host: str, port: int, loaded: bool) -> None:
     base = f"http://{host}:{port}"
     state = "Loaded demo data" if loaded else "Demo data was loaded on an earlier start"
-    lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs", ""]
+    coordinator = mint(services.jwt_secret, "demo-coordinator", ORGS[0].org_id, Role.COORDINATOR,
+                       24 * 3600)
+    link = f"{base}/sign-in/code/{services.app.sign_in.issue(coordinator)}"
+    lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs",
+             f"  Sign in as the {ORGS[0].short} demo coordinator (link works once): {link}", ""]
     for org in ORGS:
         lines.append(f"{org.name} ({org.short}), org_id {org.org_id}:")
         for role in Role:

@@ -47,6 +47,7 @@ def build_app(services: Services, background: bool = True) -> FastAPI:
         jwt_secret=services.jwt_secret,
         max_body_bytes=services.settings.max_body_bytes,
         routers=services.extras.get("routers", []),
+        public_url=services.settings.public_url,
     )
 
 

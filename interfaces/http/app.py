@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from application.services import ApplicationServices
+from interfaces import pages
 from interfaces.http import errors
 from interfaces.http.metrics import LATENCY, REQUESTS
 from interfaces.http.routers import (
@@ -63,6 +64,7 @@ def create_app(
     lifespan: Any = None,
     refresh_metrics: Callable[[], None] | None = None,
     routers: Iterable[APIRouter] = (),
+    public_url: str = "",
 ) -> FastAPI:
     """The API over the application services that bootstrap wired (interfaces.server)."""
     app = FastAPI(
@@ -71,6 +73,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         max_body_size=max_body_bytes,  # 413, declared or streamed
+        docs_url=None,  # the pages serve Swagger UI and ReDoc with local assets (no CDN)
+        redoc_url=None,
     )
     app.state.services = services
     app.state.jwt_secret = jwt_secret
@@ -82,6 +86,7 @@ def create_app(
         app.include_router(module.router)
     for extra in routers:
         app.include_router(extra)
+    pages.install(app, secure_cookies=public_url.startswith("https://"))
 
     @app.middleware("http")
     async def request_context(

@@ -49,7 +49,7 @@ def test_dev_help_is_clean_and_serve_installs_no_dev_tools(tmp_path: Path) -> No
     help_text = subprocess.run([str(ROOT / "dev")], capture_output=True, text=True, check=True).stdout
     assert "set -" not in help_text
     assert [line.split()[0:2] for line in help_text.splitlines()] == [
-        ["./dev", "serve"], ["./dev", "test"], ["./dev", "cli"]
+        ["./dev", "serve"], ["./dev", "test"], ["./dev", "cli"], ["./dev", "messages"]
     ]
     # A stand-in virtualenv whose python and export-service record how they were called.
     venv = tmp_path / "venv"

@@ -18,6 +18,7 @@ FORBIDDEN = {
     "interfaces": {"infrastructure"},
     # Routers and pages see application services only: not even the composition root.
     "interfaces/http": {"infrastructure", "bootstrap"},
+    "interfaces/pages": {"infrastructure", "bootstrap"},
 }
 
 

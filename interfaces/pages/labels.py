@@ -1,0 +1,52 @@
+"""Words for statuses, roles and fields, in the message catalogue (shown through `_()`)."""
+
+from __future__ import annotations
+
+from interfaces.pages.i18n import N_
+
+STATUSES = {
+    "pending": N_("Waiting"),
+    "running": N_("Running"),
+    "completed": N_("Completed"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+    "initialised": N_("Requested"),
+    "querying_activities": N_("Fetching activities"),
+    "mapping_columns": N_("Mapping columns"),
+    "generating_file": N_("Writing the report"),
+    "bundling_attachments": N_("Bundling attachments"),
+    "storing_file": N_("Storing the file"),
+    "completed_empty": N_("Completed, no activities"),
+    "delivering": N_("Delivering"),
+    "delivered": N_("Delivered"),
+}
+
+ROLES = {
+    "coordinator": N_("coordinator"),
+    "admin": N_("administrator"),
+    "auditor": N_("auditor"),
+    "analyst": N_("analyst"),
+    "scheduler": N_("scheduler"),
+}
+
+FIELDS = {
+    "token": N_("Access token"),
+    "period_start": N_("First day"),
+    "period_end": N_("Last day"),
+    "target": N_("Accounting system"),
+    "format": N_("File format"),
+    "include_attachments": N_("Attachments"),
+    "integration_type": N_("Integration"),
+}
+
+TARGETS = {"xledger": "Xledger", "dynamics": "Microsoft Dynamics 365 Business Central"}
+
+TRIGGERS = {"scheduler": N_("the schedule"), "manual": N_("a person")}
+
+REASONS = {
+    "too_few_participants": N_("Too few participants"),
+    "too_short": N_("Too short"),
+    "not_in_person": N_("Not held in person"),
+    "not_a_counting_type": N_("Not a kind of activity that counts"),
+    "invalid_municipality": N_("Municipality number not valid on that date"),
+}

@@ -1,0 +1,84 @@
+"""Integration runs (history, chart, one run), a Bufdir report followed to its end, and the
+audit chain page, each checked with axe."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from interfaces.http.auth import Role
+from tests.browser.conftest import Site
+from tests.browser.helpers import axe_violations, failed_sync, sign_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+ACTIVITIES = [
+    {"id": "a1", "date": "2026-03-02", "activity_type": "gruppemøte", "participants": 5,
+     "municipality": "0301", "description": "Samtalegruppe", "duration_minutes": 90},
+    {"id": "a2", "date": "2026-03-03", "activity_type": "gruppemøte", "participants": 2,
+     "municipality": "0301", "description": "For få", "duration_minutes": 90},
+    {"id": "a3", "date": "2026-03-04", "activity_type": "arrangement", "participants": 40,
+     "municipality": "4601", "description": "Sommerfest", "duration_minutes": 180},
+]
+
+
+def test_a_failed_sync_in_the_history_chart_and_its_page(page: Any, site: Site, org_id: UUID
+                                                         ) -> None:
+    run_id = failed_sync(site, org_id)
+    sign_in(page, site, org_id, Role.ADMIN)
+    page.get_by_role("link", name="Integrasjoner", exact=True).click()
+    chart = page.get_by_role("img", name="Kjøringer per dag")
+    assert "0 fullførte, 1 feilede og 0 avbrutte" in chart.locator("desc").text_content()
+    assert chart.locator("rect[fill='url(#pattern-hatch)']").count() == 1  # one failed bar
+    page.get_by_text("Tallene per dag i en tabell").click()
+    days = page.get_by_role("table", name="Kjøringer per dag")
+    assert days.get_by_role("row").count() == 2  # header and today
+    assert axe_violations(page) == []
+    history = page.get_by_role("table", name="Integrasjonskjøringer, nyeste først")
+    assert "503 Service Unavailable" in history.inner_text()
+    history.get_by_role("link").first.click()
+    page.wait_for_url(f"**/sync-runs/{run_id}")
+    assert "Feilet" in page.locator("#run-facts").inner_text()
+    assert axe_violations(page) == []
+
+    # Starting a second run of a running integration names the running one.
+    page.goto(f"/orgs/{org_id}/sync-runs")
+    page.get_by_role("textbox", name="Integrasjon").fill("hubspot")
+    page.get_by_role("button", name="Start kjøring").click()
+    page.wait_for_url("**/sync-runs/*")
+    page.goto(f"/orgs/{org_id}/sync-runs")
+    page.get_by_role("textbox", name="Integrasjon").fill("hubspot")
+    page.get_by_role("button", name="Start kjøring").click()
+    assert "pågår allerede" in page.locator("#error-summary").inner_text()
+    page.get_by_role("link", name="Åpne kjøringen som pågår").click()
+    assert "Kjører" in page.locator("#run-facts").inner_text()
+
+
+def test_a_bufdir_report_is_followed_to_its_end(page: Any, site: Site, org_id: UUID) -> None:
+    with site.api(org_id, Role.ADMIN) as api:
+        assert api.put("/activities", json={"activities": ACTIVITIES}).status_code == 200
+    sign_in(page, site, org_id)
+    page.get_by_role("link", name="Ny Bufdir-rapport").first.click()
+    page.get_by_label("Første dag").fill("2026-03-01")
+    page.get_by_label("Siste dag").fill("2026-03-31")
+    page.get_by_label("Kommaseparert tekst (csv)").check()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Lag rapporten").click()
+    page.wait_for_url("**/bufdir-exports/*")
+    page.evaluate("window.notReloaded = true")
+    page.locator("#bufdir-progress [data-status='completed']").wait_for()
+    assert page.evaluate("window.notReloaded") is True
+    assert page.get_by_role("link", name="Last ned rapporten").is_visible()
+    steps = page.locator("ol.steps li")
+    assert steps.count() == 6 and steps.last.get_attribute("aria-current") == "step"
+    assert axe_violations(page) == []
+
+
+def test_the_audit_chain_page_for_an_auditor(page: Any, site: Site, org_id: UUID) -> None:
+    failed_sync(site, org_id)
+    sign_in(page, site, org_id, Role.AUDITOR)
+    page.get_by_role("link", name="Revisjonskjede").click()
+    assert "Kjeden er hel." in page.locator("#chain-result").inner_text()
+    assert axe_violations(page) == []
