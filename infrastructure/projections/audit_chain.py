@@ -11,28 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
+import psycopg
 
-from infrastructure.event_store import EVENTS_TABLE
-from infrastructure.projections.base import TrackedView
+from infrastructure.projections.base import Decode, ReadModel, Row
+from infrastructure.sql import queries
 
 log = logging.getLogger(__name__)
 
 GENESIS_PREFIX = "export-service:"
 
-SELECT_EVENT = (
-    "SELECT originator_id, originator_version, topic, state "  # noqa: S608 - constant name
-    f"FROM {EVENTS_TABLE} WHERE notification_id = %s"
-)
-SELECT_PREVIOUS = "SELECT seq, link FROM audit_chain WHERE org_id = %s ORDER BY seq DESC LIMIT 1"
-INSERT_LINK = (
-    "INSERT INTO audit_chain (org_id, seq, notification_id, originator_id, originator_version, "
-    "link) VALUES (%s, %s, %s, %s, %s, %s)"
-)
+SQL = queries("projections")
 
 
 def genesis(org_id: UUID | str) -> str:
@@ -89,52 +81,50 @@ def org_of(state: bytes) -> UUID | None:
     return None
 
 
-class AuditChainView(TrackedView):
-    """Append-only: `reset` keeps the chain, so a rebuild only catches up (never re-hashes)."""
-
-    tables = ()
-
-    def append(self, tracking: Tracking) -> None:
-        """Chain the stored row of `tracking.notification_id`, in the tracking transaction."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SELECT_EVENT, (tracking.notification_id,))
-            row: Any = curs.fetchone()
-            org_id = org_of(row["state"]) if row else None
-            if row is None or org_id is None:
-                log.error(
-                    "event %s %s: not chained", tracking.notification_id,
-                    "is gone" if row is None else "names no organisation",
-                )
-            else:
-                curs.execute(SELECT_PREVIOUS, (org_id,))
-                prev: Any = curs.fetchone()
-                seq, prev_link = (prev["seq"] + 1, prev["link"]) if prev else (1, genesis(org_id))
-                link = chain_link(
-                    prev_link, tracking.notification_id, row["originator_id"],
-                    row["originator_version"], row["topic"], row["state"],
-                )
-                curs.execute(
-                    INSERT_LINK,
-                    (
-                        org_id, seq, tracking.notification_id, row["originator_id"],
-                        row["originator_version"], link,
-                    ),
-                )
-            self._insert_tracking(curs, tracking)
-
-    def reset(self) -> None:
-        """Never empties the chain: re-hashing today's rows would launder earlier tampering."""
-        log.info("audit_chain is append-only: a rebuild only catches up with the log")
-
-
-class AuditChainProjection(Projection[AuditChainView]):
-    """Processes every event of the log, whatever its aggregate."""
+class AuditChainProjection(ReadModel):
+    """Chains every event of the log, whatever its aggregate, from the rows it is handed: each
+    organisation's newest link is remembered between pages, and a page's links go in by COPY."""
 
     name = "audit_chain"
+    every_event = True
+    append_only = True  # a rebuild never empties it: re-hashing would launder earlier tampering
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.append(tracking)
+    def __init__(self) -> None:
+        self.last: dict[UUID, tuple[int, str]] = {}
+
+    def forget(self) -> None:
+        self.last.clear()
+
+    def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
+        orgs = [org_of(row.state) for row in rows]
+        self._remember(conn, {o for o in orgs if o is not None and o not in self.last})
+        links = []
+        for row, org_id in zip(rows, orgs, strict=True):
+            if org_id is None:
+                log.error("event %s: not chained (names no organisation)", row.notification_id)
+                continue
+            seq, prev_link = self.last.get(org_id) or (0, genesis(org_id))
+            link = chain_link(
+                prev_link, row.notification_id, row.originator_id, row.originator_version,
+                row.topic, row.state,
+            )
+            self.last[org_id] = (seq + 1, link)
+            links.append(
+                (org_id, seq + 1, row.notification_id, row.originator_id,
+                 row.originator_version, link)
+            )
+        if links:
+            with conn.cursor().copy(SQL["copy_links"]) as copy:
+                for values in links:
+                    copy.write_row(values)
+
+    def _remember(self, conn: psycopg.Connection[Any], orgs: set[UUID]) -> None:
+        """Fetch the newest link of organisations met for the first time (one query a page)."""
+        if not orgs:
+            return
+        for org_id, seq, link in conn.execute(SQL["last_links"], {"orgs": list(orgs)}):
+            self.last[org_id] = (seq, link)
 
 
 #: The entry for `runner.PROJECTIONS` (registered there by name, without a module-level import).
-REGISTRATION = (AuditChainProjection, AuditChainView)
+REGISTRATION = AuditChainProjection

@@ -1,36 +1,86 @@
-"""What every read model shares: rows and tracking in one transaction, reset for a rebuild."""
+"""What every read model shares: a page of the log in, rows written in the batch's transaction.
+
+The runner (`batching.py`) reads about a thousand events at a time, hands a read model only the
+rows of the event types it handles, and commits its writes together with one tracking row. A
+read model built from domain events says, per event type, which statements it implies
+(`statements`, a `singledispatchmethod`); the event types it registers there are the only ones
+read and decoded for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any, ClassVar
+from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+import psycopg
 from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.utils import get_topic
 
 Statement = tuple[str, Any]
 
 
-class TrackedView(PostgresTrackingRecorder):
-    """A PostgreSQL read model; `tables` are emptied by `reset` before a rebuild."""
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored event as the log holds it."""
 
-    tables: Sequence[str] = ()
+    notification_id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
 
-    def apply(self, statements: Sequence[Statement], tracking: Tracking) -> None:
-        """Write the rows an event implies and advance the position, atomically."""
-        with self.datastore.transaction(commit=True) as curs:
+
+Decode = Callable[[Row], Any]
+
+
+class ReadModel:
+    """A projection: turns pages of the log into writes in the page's own transaction."""
+
+    name: ClassVar[str]
+    #: Emptied by `reset` before a rebuild.
+    tables: ClassVar[Sequence[str]] = ()
+    #: True: every event of the log is handed over (not decoded); False: only `topics()`.
+    every_event: ClassVar[bool] = False
+    #: True: a rebuild only catches up (the audit chain must never be re-hashed).
+    append_only: ClassVar[bool] = False
+
+    def topics(self) -> list[str]:
+        return []
+
+    def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Drop anything remembered between pages (called when a page was rolled back)."""
+
+    def reset(self, conn: psycopg.Connection[Any]) -> None:
+        for table in self.tables:
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - names are class constants
+
+
+class EventReadModel(ReadModel):
+    """A read model of decoded domain events: `statements` is registered per event class."""
+
+    @singledispatchmethod
+    def statements(self, event: Any) -> list[Statement]:
+        return []
+
+    def topics(self) -> list[str]:
+        registry = type(self).__dict__["statements"].dispatcher.registry
+        return sorted(get_topic(cls) for cls in registry if cls is not object)
+
+    def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
+        """Every statement of the page sent in one pipeline: one round trip, in log order."""
+        statements = [s for row in rows for s in self.statements(decode(row))]
+        if not statements:
+            return
+        with conn.pipeline(), conn.cursor() as curs:
             for sql, params in statements:
                 curs.execute(sql, params)
-            self._insert_tracking(curs, tracking)
 
-    def reset(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            for table in self.tables:
-                curs.execute(f"DELETE FROM {table}")  # noqa: S608 - names are class constants
-            curs.execute(
-                f"DELETE FROM {self.tracking_table_name} "  # noqa: S608
-                "WHERE application_name <> '__migration__'"
-            )
 
-    def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0
+class TrackingTable(PostgresTrackingRecorder):
+    """The library's tracking table (DDL only): `<projection>_tracking`, one row per log."""

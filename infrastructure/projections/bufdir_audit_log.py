@@ -7,12 +7,10 @@ from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from psycopg.types.json import Jsonb
 
 from domain.bufdir_export import BufdirExport
-from infrastructure.projections.base import Statement, TrackedView
+from infrastructure.projections.base import EventReadModel, Statement
 
 COLUMNS = (
     "export_id, org_id, period_start, period_end, format, include_attachments, config_version, "
@@ -20,11 +18,6 @@ COLUMNS = (
     "updated_at, version"
 )
 FINAL = ("completed", "completed_empty", "failed")
-
-
-class BufdirAuditLogView(TrackedView):
-    tables = ("bufdir_audit_log",)
-
 
 
 def _entry(status: str, at: datetime) -> Jsonb:
@@ -48,55 +41,53 @@ def _update(e: Any, status: str, sets: str = "", params: dict[str, Any] | None =
     )
 
 
-class BufdirAuditLogProjection(Projection[BufdirAuditLogView]):
+class BufdirAuditLogProjection(EventReadModel):
     name = "bufdir_audit_log"
+    tables = ("bufdir_audit_log",)
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply([], tracking)  # not ours: only advance the position
+    def statements(self, event: Any) -> list[Statement]:
+        return []
 
-    @process_event.register
-    def _(self, e: BufdirExport.Initialised, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.apply(
-            [
+    @statements.register
+    def _(self, e: BufdirExport.Initialised) -> list[Statement]:  # type: ignore[name-defined]
+        return [
+            (
+                f"INSERT INTO bufdir_audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
+                "%s, 'initialised', 0, NULL, NULL, NULL, %s, %s, %s, %s) "
+                "ON CONFLICT (export_id) DO NOTHING",
                 (
-                    f"INSERT INTO bufdir_audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
-                    "%s, 'initialised', 0, NULL, NULL, NULL, %s, %s, %s, %s) "
-                    "ON CONFLICT (export_id) DO NOTHING",
-                    (
-                        e.originator_id, e.org_id, e.period_start, e.period_end, e.format,
-                        e.include_attachments, e.config_version,
-                        _entry("initialised", e.timestamp), e.timestamp, e.timestamp,
-                        e.originator_version,
-                    ),
-                )
-            ],
-            tracking,
-        )
+                    e.originator_id, e.org_id, e.period_start, e.period_end, e.format,
+                    e.include_attachments, e.config_version,
+                    _entry("initialised", e.timestamp), e.timestamp, e.timestamp,
+                    e.originator_version,
+                ),
+            )
+        ]
 
-    @process_event.register
-    def _(self, e: BufdirExport.StepEntered, tracking: Tracking) -> None:
-        self.view.apply([_update(e, e.status)], tracking)
+    @statements.register
+    def _(self, e: BufdirExport.StepEntered) -> list[Statement]:
+        return [_update(e, e.status)]
 
-    @process_event.register
-    def _(self, e: BufdirExport.Completed, tracking: Tracking) -> None:
-        stmt = _update(
-            e, "completed", ", row_count = %(n)s, file = %(file)s, file_size_bytes = %(size)s, "
-            "summary = %(summary)s",
-            {"n": e.row_count, "file": Jsonb(e.file), "size": e.file.get("size_bytes"),
-             "summary": Jsonb(getattr(e, "summary", None))},
-        )
-        self.view.apply([stmt], tracking)
+    @statements.register
+    def _(self, e: BufdirExport.Completed) -> list[Statement]:
+        return [
+            _update(
+                e, "completed", ", row_count = %(n)s, file = %(file)s, file_size_bytes = %(size)s, "
+                "summary = %(summary)s",
+                {"n": e.row_count, "file": Jsonb(e.file), "size": e.file.get("size_bytes"),
+                 "summary": Jsonb(getattr(e, "summary", None))},
+            )
+        ]
 
-    @process_event.register
-    def _(self, e: BufdirExport.CompletedEmpty, tracking: Tracking) -> None:
-        self.view.apply([_update(e, "completed_empty", ", row_count = 0")], tracking)
+    @statements.register
+    def _(self, e: BufdirExport.CompletedEmpty) -> list[Statement]:
+        return [_update(e, "completed_empty", ", row_count = 0")]
 
-    @process_event.register
-    def _(self, e: BufdirExport.Failed, tracking: Tracking) -> None:
-        stmt = _update(e, "failed", ", error_message = %(message)s", {"message": e.message})
-        self.view.apply([stmt], tracking)
+    @statements.register
+    def _(self, e: BufdirExport.Failed) -> list[Statement]:
+        return [_update(e, "failed", ", error_message = %(message)s", {"message": e.message})]
 
 
 #: The entry of PROJECTIONS in infrastructure.projections.runner.
-REGISTRATION = (BufdirAuditLogProjection, BufdirAuditLogView)
+REGISTRATION = BufdirAuditLogProjection

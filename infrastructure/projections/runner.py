@@ -4,50 +4,63 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from eventsourcing.projection import Projection, ProjectionRunner
+from psycopg.conninfo import make_conninfo
 
 from infrastructure.event_store import APP_NAME, EVENTS_TABLE, EventLog
 from infrastructure.projections import audit_chain, bufdir_audit_log, sync_run_log
-from infrastructure.projections.base import TrackedView
-from infrastructure.projections.export_runs import ExportRunsProjection, ExportRunsView
+from infrastructure.projections.base import ReadModel, TrackingTable
+from infrastructure.projections.batching import BatchRunner
+from infrastructure.projections.export_runs import ExportRunsProjection
 
 log = logging.getLogger(__name__)
 
-#: Every read model: name -> (projection, view). Adding one is one line here.
-PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[TrackedView]]] = {
-    "export_runs": (ExportRunsProjection, ExportRunsView),
+#: Every read model by name. Adding one is one line here.
+PROJECTIONS: dict[str, type[ReadModel]] = {
+    "export_runs": ExportRunsProjection,
     "audit_chain": audit_chain.REGISTRATION,
     "bufdir_audit_log": bufdir_audit_log.REGISTRATION,
     "sync_run_log": sync_run_log.REGISTRATION,
 }
+#: A rebuild reads bigger pages: nobody waits on it between pages.
+REBUILD_PAGE_SIZE = 5000
 
 
 def projection_env(env: dict[str, str]) -> dict[str, str]:
     """Small pools; tables are created by `migrate`, never concurrently by runners."""
-    return {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "no"}
+    return {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1", "CREATE_TABLE": "no"}
+
+
+def conninfo_of(env: dict[str, str]) -> str:
+    """The libpq connection string of the `eventsourcing` environment keys."""
+    return make_conninfo(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD", ""),
+    )
 
 
 def create_tracking_tables(env: dict[str, str]) -> None:
     """Run once by `migrate` (under its lock): each view's tracking table, idempotently."""
-    for name in PROJECTIONS:
-        view = open_view(name, {**env, "CREATE_TABLE": "yes"}, create=True)
-        view.datastore.close()
-
-
-def open_view(name: str, env: dict[str, str], create: bool = False) -> TrackedView:
     from eventsourcing.persistence import InfrastructureFactory
+    from eventsourcing.utils import Environment
 
-    projection_class, view_class = PROJECTIONS[name]
-    view_env = projection_env(env)
-    if create:
-        view_env["CREATE_TABLE"] = "yes"
-    factory_env = ProjectionRunner._construct_env(name=projection_class.name, env=view_env)
-    return InfrastructureFactory.construct(env=factory_env).tracking_recorder(view_class)  # type: ignore[return-value]
+    for name in PROJECTIONS:
+        factory_env = Environment(name, {**projection_env(env), "CREATE_TABLE": "yes"})
+        table = InfrastructureFactory.construct(env=factory_env).tracking_recorder(TrackingTable)
+        table.datastore.close()  # type: ignore[attr-defined]
+
+
+def runner_for(name: str, env: dict[str, str], app: EventLog, page_size: int | None = None,
+               ) -> BatchRunner:
+    model = PROJECTIONS[name]()
+    if page_size is None:
+        return BatchRunner(model, conninfo_of(env), app.mapper)
+    return BatchRunner(model, conninfo_of(env), app.mapper, page_size)
 
 
 @dataclass
@@ -62,54 +75,56 @@ class Lag:
 
 
 class ProjectionSupervisor:
-    """One ProjectionRunner thread per read model; a failed runner is restarted after a pause."""
+    """One thread per read model applying pages of the log as they come; a runner that fails
+    is restarted after a pause (its page was rolled back, so it resumes where it was)."""
 
     def __init__(self, env: dict[str, str], names: list[str] | None = None) -> None:
         self.env = projection_env(env)
         self.names = names or list(PROJECTIONS)
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
+        self.runners: dict[str, BatchRunner] = {}
+        self.app: EventLog | None = None
 
     def start(self) -> None:
+        self.app = EventLog(env=self.env)  # its mapper decodes; it never opens a connection
         for name in self.names:
-            t = threading.Thread(target=self._run, args=(name,), name=f"projection-{name}", daemon=True)
+            runner = runner_for(name, self.env, self.app)
+            self.runners[name] = runner
+            t = threading.Thread(target=self._run, args=(runner,), name=f"projection-{name}",
+                                 daemon=True)
             t.start()
             self.threads.append(t)
 
-    def _run(self, name: str) -> None:
-        projection_class, view_class = PROJECTIONS[name]
+    def _run(self, runner: BatchRunner) -> None:
         while not self.stopping.is_set():
             try:
-                with ProjectionRunner(
-                    application_class=EventLog,
-                    projection_class=projection_class,
-                    view_class=view_class,
-                    env=self.env,
-                ) as runner:
-                    self.runners[name] = runner
-                    while not self.stopping.is_set():
-                        runner.run_forever(timeout=0.5)
+                while not self.stopping.is_set():
+                    if not runner.step():
+                        runner.idle()
             except Exception:
-                log.error("projection %s stopped; restarting in 2 s", name, exc_info=True)
+                log.error("projection %s stopped; restarting in 2 s", runner.model.name,
+                          exc_info=True)
+                runner.close()
                 self.stopping.wait(2)
-            finally:
-                self.runners.pop(name, None)
+        runner.close()
 
     def wait_for(self, notification_id: int | None, timeout: float = 3.0) -> None:
         """Block until every running projection has processed `notification_id`."""
         if not notification_id:
             return
-        for runner in list(self.runners.values()):
-            try:
-                runner.wait(notification_id, timeout=timeout)
-            except TimeoutError:
-                log.warning("projection did not catch up with %s in %s s", notification_id, timeout)
+        deadline = time.monotonic() + timeout
+        for name, runner in list(self.runners.items()):
+            if not runner.wait(notification_id, max(deadline - time.monotonic(), 0)):
+                log.warning("projection %s did not catch up with %s in %s s", name,
+                            notification_id, timeout)
 
     def stop(self) -> None:
         self.stopping.set()
         for t in self.threads:
             t.join(timeout=10)
+        if self.app is not None:
+            self.app.close()
 
 
 class ProjectionCatchUp:
@@ -132,8 +147,8 @@ def lags(conn: psycopg.Connection[Any]) -> list[Lag]:
     head_row = conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}").fetchone()  # noqa: S608
     head = int(head_row[0]) if head_row else 0
     out = []
-    for name, (projection_class, _) in PROJECTIONS.items():
-        table = f"{projection_class.name}_tracking"
+    for name in PROJECTIONS:
+        table = f"{name}_tracking"
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
         position = 0
         if exists and exists[0]:
@@ -148,19 +163,17 @@ def lags(conn: psycopg.Connection[Any]) -> list[Lag]:
 
 def rebuild(env: dict[str, str], name: str, timeout: float = 600) -> int:
     """Empty the read model and replay the whole log into it; returns the final position."""
-    view = open_view(name, env)
+    app = EventLog(env=projection_env(env))
+    runner = runner_for(name, env, app, REBUILD_PAGE_SIZE)
+    deadline = time.monotonic() + timeout
     try:
-        view.reset()
-    finally:
-        view.datastore.close()
-    projection_class, view_class = PROJECTIONS[name]
-    with ProjectionRunner(
-        application_class=EventLog,
-        projection_class=projection_class,
-        view_class=view_class,
-        env=projection_env(env),
-    ) as runner:
-        head = runner.app.recorder.max_notification_id() or 0
-        if head:
-            runner.wait(head, timeout=timeout)
+        runner.reset()
+        row = runner.open().execute(runner.sql["head"]).fetchone()
+        head = int(row[0]) if row else 0
+        while runner.position < head and runner.step():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rebuilding {name} took more than {timeout} s")
         return head
+    finally:
+        runner.close()
+        app.close()

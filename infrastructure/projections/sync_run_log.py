@@ -15,14 +15,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from domain.sync_run import SyncRun
 from domain.sync_schedule import SyncLogArchive
-from infrastructure.projections.base import Statement, TrackedView
+from infrastructure.projections.base import EventReadModel, Statement
 
 COLUMNS = (
     "id, org_id, integration_type, status, triggered_by, started_at, ended_at, "
@@ -103,10 +101,6 @@ class PostgresSyncRunLog:
         return [r[0] for r in rows]
 
 
-class SyncRunLogView(TrackedView):
-    tables = ("sync_run_log", "sync_run_log_archive", "sync_run_log_cutoffs")
-
-
 def _archive_ended(where: str) -> Statement:
     """Move finished rows matching `where` that started before their organisation's cut-off."""
     return (
@@ -126,45 +120,45 @@ def _update(e: Any, sets: str, params: dict[str, Any]) -> Statement:
     )
 
 
-class SyncRunLogProjection(Projection[SyncRunLogView]):
+class SyncRunLogProjection(EventReadModel):
     name = "sync_run_log"
+    tables = ("sync_run_log", "sync_run_log_archive", "sync_run_log_cutoffs")
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply([], tracking)  # not ours: only advance the position
+    def statements(self, event: Any) -> list[Statement]:
+        return []
 
-    def _created(self, e: Any, status: str, tracking: Tracking) -> None:
-        self.view.apply(
-            [
+    @staticmethod
+    def _created(e: Any, status: str) -> list[Statement]:
+        return [
+            (
+                f"INSERT INTO sync_run_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
+                "NULL, 0, 0, NULL, NULL, %s, %s, %s, NULL, %s) ON CONFLICT (id) DO NOTHING",
                 (
-                    f"INSERT INTO sync_run_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, "  # noqa: S608
-                    "NULL, 0, 0, NULL, NULL, %s, %s, %s, NULL, %s) ON CONFLICT (id) DO NOTHING",
-                    (
-                        e.originator_id,
-                        e.org_id,
-                        e.integration_type,
-                        status,
-                        e.triggered_by,
-                        e.timestamp,
-                        e.scheduled_for,
-                        e.drift_seconds,
-                        e.drift_flagged,
-                        e.originator_version,
-                    ),
-                )
-            ],
-            tracking,
-        )
+                    e.originator_id,
+                    e.org_id,
+                    e.integration_type,
+                    status,
+                    e.triggered_by,
+                    e.timestamp,
+                    e.scheduled_for,
+                    e.drift_seconds,
+                    e.drift_flagged,
+                    e.originator_version,
+                ),
+            )
+        ]
 
-    @process_event.register
-    def _(self, e: SyncRun.Started, tracking: Tracking) -> None:
-        self._created(e, "running", tracking)
+    @statements.register
+    def _(self, e: SyncRun.Started) -> list[Statement]:
+        return self._created(e, "running")
 
-    @process_event.register
-    def _(self, e: SyncRun.ExportRunLinked, tracking: Tracking) -> None:  # type: ignore[name-defined]
-        self.view.apply([_update(e, "export_run_id = %(x)s", {"x": e.export_run_id})], tracking)
+    @statements.register
+    def _(self, e: SyncRun.ExportRunLinked) -> list[Statement]:  # type: ignore[name-defined]
+        return [_update(e, "export_run_id = %(x)s", {"x": e.export_run_id})]
 
-    def _ended(self, e: Any, tracking: Tracking) -> None:
+    @staticmethod
+    def _ended(e: Any) -> list[Statement]:
         stmt = _update(
             e,
             "status = %(status)s, ended_at = %(at)s, records_processed = %(n)s, "
@@ -179,36 +173,33 @@ class SyncRunLogProjection(Projection[SyncRunLogView]):
             },
         )
         archive_sql, _ = _archive_ended("l.id = %(id)s")
-        self.view.apply([stmt, (archive_sql, {"id": e.originator_id})], tracking)
+        return [stmt, (archive_sql, {"id": e.originator_id})]
 
-    @process_event.register
-    def _(self, e: SyncRun.Completed, tracking: Tracking) -> None:
-        self._ended(e, tracking)
+    @statements.register
+    def _(self, e: SyncRun.Completed) -> list[Statement]:
+        return self._ended(e)
 
-    @process_event.register
-    def _(self, e: SyncRun.Failed, tracking: Tracking) -> None:
-        self._ended(e, tracking)
+    @statements.register
+    def _(self, e: SyncRun.Failed) -> list[Statement]:
+        return self._ended(e)
 
-    @process_event.register
-    def _(self, e: SyncRun.Cancelled, tracking: Tracking) -> None:
-        self._ended(e, tracking)
+    @statements.register
+    def _(self, e: SyncRun.Cancelled) -> list[Statement]:
+        return self._ended(e)
 
-    @process_event.register
-    def _(self, e: SyncLogArchive.CutoffAdvanced, tracking: Tracking) -> None:  # type: ignore[name-defined]
+    @statements.register
+    def _(self, e: SyncLogArchive.CutoffAdvanced) -> list[Statement]:  # type: ignore[name-defined]
         archive_sql, _ = _archive_ended("l.org_id = %(org)s")
-        self.view.apply(
-            [
-                (
-                    "INSERT INTO sync_run_log_cutoffs (org_id, cutoff) VALUES (%(org)s, %(at)s) "
-                    "ON CONFLICT (org_id) DO UPDATE SET cutoff = greatest("
-                    "sync_run_log_cutoffs.cutoff, EXCLUDED.cutoff)",
-                    {"org": e.org_id, "at": e.cutoff},
-                ),
-                (archive_sql, {"org": e.org_id}),
-            ],
-            tracking,
-        )
+        return [
+            (
+                "INSERT INTO sync_run_log_cutoffs (org_id, cutoff) VALUES (%(org)s, %(at)s) "
+                "ON CONFLICT (org_id) DO UPDATE SET cutoff = greatest("
+                "sync_run_log_cutoffs.cutoff, EXCLUDED.cutoff)",
+                {"org": e.org_id, "at": e.cutoff},
+            ),
+            (archive_sql, {"org": e.org_id}),
+        ]
 
 
 #: The entry of PROJECTIONS in infrastructure.projections.runner.
-REGISTRATION = (SyncRunLogProjection, SyncRunLogView)
+REGISTRATION = SyncRunLogProjection

@@ -59,7 +59,7 @@ def catch_up(services: Services) -> None:
 
 def tables_of_projections() -> list[str]:
     """Every projection table; the append-only audit chain is compared too (rebuild keeps it)."""
-    tables = [t for _, view_class in PROJECTIONS.values() for t in view_class.tables]
+    tables = [t for model in PROJECTIONS.values() for t in model.tables]
     return [*tables, "audit_chain"]
 
 
