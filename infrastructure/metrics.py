@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import psycopg
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
 from infrastructure.projections.runner import lags
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
 
 EXPORT_RUNS_FINISHED = Counter(
     "export_service_export_runs_finished_total", "Export runs that ended", ["status"]
@@ -47,6 +50,35 @@ SELECT target, CASE WHEN health_ok IS NULL THEN 'unknown' WHEN health_ok THEN 'o
        ELSE 'failing' END, count(*)
 FROM delivery_connections WHERE (settings->>'enabled')::boolean GROUP BY 1, 2
 """
+SYNC_RUNS_BY_STATUS = Gauge(
+    "export_service_sync_runs", "Sync runs of all organisations by status (read model)", ["status"]
+)
+BUFDIR_EXPORTS_BY_STATUS = Gauge(
+    "export_service_bufdir_exports", "Bufdir exports of all organisations by status (read model)",
+    ["status"],
+)
+QUEUE_JOBS = Gauge(
+    "export_service_queue_jobs", "Jobs waiting (todo) or running (doing), by task", ["task", "status"]
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "export_service_queue_oldest_job_age_seconds",
+    "How long the oldest job that is due has been waiting (0 when none waits)",
+)
+
+OUTCOMES = {
+    "SELECT status, count(*) FROM sync_run_log GROUP BY 1": SYNC_RUNS_BY_STATUS,
+    "SELECT status, count(*) FROM bufdir_audit_log GROUP BY 1": BUFDIR_EXPORTS_BY_STATUS,
+}
+QUEUE_DEPTH = (
+    "SELECT task_name, status::text, count(*) FROM procrastinate_jobs "
+    "WHERE status IN ('todo', 'doing') GROUP BY 1, 2"
+)
+#: A job's deferral time is its `deferred` event; a job scheduled for later is not waiting yet.
+OLDEST_DUE = (
+    "SELECT coalesce(extract(epoch FROM now() - min(greatest(e.at, coalesce(j.scheduled_at, e.at)))), 0) "
+    "FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred' "
+    "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())"
+)
 
 
 class PrometheusCounters:
@@ -75,3 +107,20 @@ def refresh_gauges(pool: ConnectionPool) -> None:
         DELIVERY_CONNECTIONS.clear()
         for target, health, count in conn.execute(CONNECTIONS_BY_HEALTH):
             DELIVERY_CONNECTIONS.labels(target, health).set(count)
+        for query, gauge in OUTCOMES.items():
+            for status, count in conn.execute(query):
+                gauge.labels(status).set(count)
+        refresh_queue_gauges(conn)
+
+
+_queue_series: set[tuple[str, str]] = set()
+
+
+def refresh_queue_gauges(conn: psycopg.Connection[Any]) -> None:
+    """Queue depth by task and the oldest due job's age; a series whose jobs are gone drops to 0."""
+    counts = {(task, status): count for task, status, count in conn.execute(QUEUE_DEPTH)}
+    _queue_series.update(counts)
+    for task, status in _queue_series:
+        QUEUE_JOBS.labels(task, status).set(counts.get((task, status), 0))
+    row = conn.execute(OLDEST_DUE).fetchone()
+    QUEUE_OLDEST_AGE.set(float(row[0]) if row else 0.0)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from application.services import ApplicationServices
 from interfaces import pages
-from interfaces.http import errors
+from interfaces.http import errors, openapi
 from interfaces.http.metrics import LATENCY, REQUESTS
 from interfaces.http.routers import (
     accounting_settings,
@@ -75,7 +75,9 @@ def create_app(
         max_body_size=max_body_bytes,  # 413, declared or streamed
         docs_url=None,  # the pages serve Swagger UI and ReDoc with local assets (no CDN)
         redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.services = services
     app.state.jwt_secret = jwt_secret
     app.state.readiness = readiness
@@ -107,7 +109,7 @@ def create_app(
             response = await errors.unexpected(request, exc)
         elapsed = time.perf_counter() - started
         route = route_template(request)
-        LATENCY.labels(route).observe(elapsed)
+        LATENCY.labels(request.method, route).observe(elapsed)
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         response.headers["X-Request-ID"] = request.state.correlation_id
         principal = getattr(request.state, "principal", None)

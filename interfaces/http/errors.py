@@ -52,10 +52,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         field = getattr(exc, "field", None)
+        status = getattr(exc, "http_status", 422)
         body: dict[str, Any] = {"detail": str(exc), "code": exc.code}
-        if field:
-            body["errors"] = [{"field": field, "message": str(exc)}]
-        return JSONResponse(body, status_code=getattr(exc, "http_status", 422))
+        if field or status == 422:  # a 422 always names what was wrong (the body at least)
+            body["errors"] = [{"field": field or "body", "message": str(exc)}]
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -1,5 +1,6 @@
 """Property-based requests generated from our own OpenAPI schema: whatever a client sends, the
-service answers without a 500, a traceback, SQL or a secret."""
+service answers without a 500, a traceback, SQL or a secret, and every answer is one the schema
+documents: its status code, content type, headers and body."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from bootstrap import bootstrap
 from infrastructure.settings import Settings
@@ -20,6 +27,8 @@ from tests.conftest import TEMPLATE, create_database, drop_database
 from tests.integration.conftest import SECRET
 
 ORG = uuid4()
+DOCUMENTED = [status_code_conformance, content_type_conformance, response_headers_conformance,
+              response_schema_conformance]
 LEAKS = ("Traceback", "psycopg", "SELECT ", "INSERT ", SECRET)
 
 
@@ -54,6 +63,7 @@ def test_no_request_produces_a_server_error(api_schema: Any) -> None:
             response = case.call()
             where = (case.method, case.formatted_path)
             assert response.status_code < 500, (where, response.text[:500])
+            case.validate_response(response, checks=DOCUMENTED)
             assert not any(leak in response.text for leak in LEAKS), where
 
         answers_without_server_error()
