@@ -57,6 +57,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{ORG}/bufdir-exports/{{export_id}}/events"): (
         "listBufdirExportEvents", "A Bufdir report's events"),
     ("GET", f"{ORG}/audit/verify"): ("verifyAuditChain", "Verify the organisation's hash chain"),
+    ("PUT", f"{ORG}/delivery/{{target}}"): ("putDeliveryConnection", "Store and check a delivery connection"),
+    ("GET", f"{ORG}/delivery/{{target}}"): ("getDeliveryConnection", "Read a delivery connection and its health"),
+    ("POST", f"{ORG}/export-runs/{{run_id}}/delivery"): ("retryDelivery", "Retry a failed delivery"),
 }
 
 #: Operations that answer 409 (a state that does not allow the change, or a concurrent one).
@@ -65,11 +68,12 @@ CONFLICTS = {
     ("POST", f"{ORG}/sync-runs/{{run_id}}/status"), ("PUT", f"{ORG}/accounting-settings"),
     ("PUT", f"{ORG}/bufdir-config"), ("PUT", f"{ORG}/sync-schedules/{{integration_type}}"),
     ("DELETE", f"{ORG}/sync-schedules/{{integration_type}}"),
+    ("POST", f"{ORG}/export-runs/{{run_id}}/delivery"), ("PUT", f"{ORG}/delivery/{{target}}"),
 }
 #: Operations without an id in the path that still answer 404 (nothing stored yet).
 MISSING = {("GET", f"{ORG}/accounting-settings")}
 #: Operations with an id in the path that create what is missing instead of answering 404.
-CREATING = {("PUT", f"{ORG}/sync-schedules/{{integration_type}}")}
+CREATING = {("PUT", f"{ORG}/sync-schedules/{{integration_type}}"), ("PUT", f"{ORG}/delivery/{{target}}")}
 
 
 class FieldError(BaseModel):
