@@ -33,6 +33,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
         "uploadAttachment", "Upload an attachment of an activity"),
     ("PUT", f"{ORG}/accounting-settings"): ("putAccountingSettings", "Store the accounting settings"),
     ("GET", f"{ORG}/accounting-settings"): ("getAccountingSettings", "Read the accounting settings"),
+    ("GET", f"{ORG}/accounting-settings/dynamics-import-definition"): (
+        "getDynamicsImportDefinition", "Business Central's import definition of our journal files"),
     ("POST", f"{ORG}/export-runs"): ("requestExportRun", "Request an export run"),
     ("GET", f"{ORG}/export-runs"): ("listExportRuns", "List export runs, newest first"),
     ("GET", f"{ORG}/export-runs/{{run_id}}"): ("getExportRun", "Read an export run"),
@@ -145,6 +147,11 @@ BODIES: dict[tuple[str, str], dict[int, tuple[str, dict[str, Any]]]] = {
     },
     ("GET", "/v1/files/{path}"): {
         200: ("The file; its type follows its extension.", dict.fromkeys(FILE_TYPES, BINARY)),
+    },
+    ("GET", f"{ORG}/accounting-settings/dynamics-import-definition"): {
+        200: ("The data exchange definition (XML) to import in Business Central.",
+              {"application/xml": {"schema": {"type": "string"},
+                                   "example": '<?xml version="1.0" encoding="UTF-8"?><root/>'}}),
     },
     ("GET", f"{ORG}/export-runs/{{run_id}}/evidence"): {
         200: ("A zip: the run's events, its file, the file's sha256, its claims, the chain links.",

@@ -24,7 +24,8 @@ from tests.integration.conftest import claim_json
 
 pytestmark = pytest.mark.slow
 
-CONFIG = "content_type_overrides:\n  application/zip: application/octet-stream\n"
+CONFIG = ("content_type_overrides:\n  application/zip: application/octet-stream\n"
+          "  application/xml: application/octet-stream\n")
 
 
 def generate_client(service: RunningService, tmp_path: Path) -> Any:
