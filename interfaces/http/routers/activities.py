@@ -71,7 +71,7 @@ class ActivityIn(StrictBody):
         if not (len(value) == 4 and value.isascii() and value.isdigit()):
             raise ValueError("must be a municipality number of 4 digits, e.g. 0301")
         if not ever_existed(value):
-            raise ValueError(f"{value} has never been a Norwegian municipality number")
+            raise ValueError(f"{value} is not a municipality number SSB has used since 2018")
         return value
 
     @field_validator("end_date")
