@@ -33,6 +33,7 @@ from application.ports import (
     LedgerClient,
     LedgerClients,
     NotFound,
+    RecordedEvent,
 )
 from application.runs import owned, system_actor
 from application.task_names import DELIVER_EXPORT_RUN as DELIVER_TASK
@@ -52,6 +53,25 @@ log = logging.getLogger(__name__)
 
 SYSTEM_SUB = "system:delivery"
 T = TypeVar("T")
+
+
+def delivery_in_history(history: Iterable[RecordedEvent]) -> dict[str, Any] | None:
+    """What an auditor reads about a run's delivery: each attempt and the key of every line
+    posted (document|reference|account|amount), from the event log; None without delivery."""
+    events = [e for e in history if e.type.startswith("Delivery") or e.type == "LinesPosted"]
+    if not events:
+        return None
+    status = None
+    for e in events:
+        status = {"DeliveryQueued": "pending", "DeliveryStarted": "delivering",
+                  "DeliveryCompleted": "delivered", "DeliveryFailed": "failed",
+                  "DeliveryRetryRequested": "pending"}.get(e.type, status)
+    return {
+        "status": status,
+        "events": [{"version": e.version, "type": e.type, "timestamp": e.timestamp.isoformat(),
+                    "data": {k: v for k, v in e.data.items() if k != "keys"}} for e in events],
+        "lines_posted": [k for e in events if e.type == "LinesPosted" for k in e.data["keys"]],
+    }
 
 
 @dataclass(frozen=True)
@@ -243,7 +263,7 @@ class Deliveries:
             self._post_all(run, client, lines, actor)
         except (DeliveryRefused, DeliveryUnavailable) as error:
             code = getattr(error, "code", "unavailable")
-            self._fail(run, code, str(error), actor, conn)
+            self._fail(run, code, str(error), actor, conn, len(lines))
             return
         finally:
             client.close()
@@ -293,12 +313,13 @@ class Deliveries:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _fail(
-        self, run: ExportRun, code: str, message: str, actor: Actor, conn: DeliveryConnection | None
+        self, run: ExportRun, code: str, message: str, actor: Actor,
+        conn: DeliveryConnection | None, lines_total: int | None = None,
     ) -> None:
         """A refusal or exhausted retries: the run says so, and (passive detection) the
         connection is marked unhealthy until its next check succeeds."""
         log.warning("delivery of run %s failed: %s", run.id, code)
-        run.fail_delivery(code, message, actor)
+        run.fail_delivery(code, message, actor, lines_total)
         self.store.save(run)
         self.observe(run.target.value, "failed", 1)
         if conn is not None:

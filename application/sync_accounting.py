@@ -18,9 +18,10 @@ from application.export_runs import ExportRuns
 from application.ports import ConcurrentChange, EventStore, Job, NotFound
 from application.runs import SCHEDULER, system_actor
 from application.task_names import SETTLE_ACCOUNTING_SYNC
+from domain.delivery import DeliveryStatus
 from domain.export_run import ExportRun, ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.schedules import DEFAULT_TIMEZONE, previous_month
-from domain.shared import Period
+from domain.shared import Actor, Period
 from domain.sync_run import SyncRun, SyncRunStatus
 from domain.sync_schedule import validate_period
 
@@ -74,7 +75,10 @@ class AccountingSyncs:
         if not isinstance(export, ExportRun):
             return False
         actor = system_actor(SCHEDULER, run.org_id, f"export:{export.id}")
-        if export.status is ExportRunStatus.COMPLETED:
+        if export.status is ExportRunStatus.COMPLETED and export.delivery is not None:
+            if not _settle_with_delivery(run, export, actor):
+                return False  # the delivery is still pending or posting
+        elif export.status is ExportRunStatus.COMPLETED:
             run.complete(export.record_count, 0, None, actor)
         elif export.status is ExportRunStatus.FAILED:
             error = export.error or {}
@@ -90,6 +94,27 @@ class AccountingSyncs:
         except ConcurrentChange:
             return False
         return True
+
+
+def _settle_with_delivery(run: SyncRun, export: ExportRun, actor: Actor) -> bool:
+    """With delivery enabled the sync ends with the delivery's outcome, counted in lines: a
+    file alone is not a successful accounting sync."""
+    delivery = export.delivery or {}
+    posted = int(delivery.get("lines_posted") or 0)
+    total = int(delivery.get("lines_total") or 0)
+    if delivery.get("status") == DeliveryStatus.DELIVERED.value:
+        run.complete(posted, 0, None, actor)
+        return True
+    if delivery.get("status") == DeliveryStatus.FAILED.value:
+        error = delivery.get("last_error") or {}
+        message = (
+            f"Export run {export.id} completed but its delivery failed: "
+            f"{error.get('code', 'unknown')}: {error.get('message', '')}"
+        )
+        failed = max(total - posted, 0) if total else export.record_count
+        run.fail(posted, failed, message, actor)  # sanitised by the domain
+        return True
+    return False
 
 
 def _uuid(value: object) -> UUID:

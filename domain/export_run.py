@@ -227,9 +227,13 @@ class ExportRun(Aggregate):
         DELIVERY.target("complete", self._delivery_or_refuse("complete"))
         self._delivery_completed(at=at, actor=actor.as_event_data())
 
-    def fail_delivery(self, code: str, message: str, actor: Actor) -> None:
+    def fail_delivery(
+        self, code: str, message: str, actor: Actor, lines_total: int | None = None
+    ) -> None:
         DELIVERY.target("fail", self._delivery_or_refuse("fail"))
-        self._delivery_failed(code=code, message=message[:2000], actor=actor.as_event_data())
+        self._delivery_failed(
+            code=code, message=message[:2000], actor=actor.as_event_data(), lines_total=lines_total
+        )
 
     def retry_delivery(self, actor: Actor) -> None:
         DELIVERY.target("retry", self._delivery_or_refuse("retry"))
@@ -270,11 +274,15 @@ class ExportRun(Aggregate):
         )
 
     @event("DeliveryFailed")
-    def _delivery_failed(self, code: str, message: str, actor: dict[str, str]) -> None:
+    def _delivery_failed(
+        self, code: str, message: str, actor: dict[str, str], lines_total: int | None = None
+    ) -> None:
         assert self.delivery is not None
         self.delivery.update(
             status=DeliveryStatus.FAILED.value, last_error={"code": code, "message": message}
         )
+        if lines_total is not None:
+            self.delivery["lines_total"] = lines_total
 
     @event("DeliveryRetryRequested")
     def _delivery_retry_requested(self, actor: dict[str, str]) -> None:

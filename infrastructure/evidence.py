@@ -19,6 +19,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
+from application.delivery import delivery_in_history
 from application.export_runs import claims_in_history
 from infrastructure.audit import head
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
@@ -45,6 +46,8 @@ Files
                       object per line; "state" is the stored bytes as UTF-8 text
   {file_name:<19} the exported file; file.sha256 holds its sha256 (hex)
   claims.json         the claims the run took, with their amounts (from its ClaimsTaken events)
+  delivery.json       (with delivery by API) each delivery event and the key of every line
+                      posted to the accounting system (document|reference|account|amount)
   chain.json          the audit chain link of each of these events, the link before it
                       ("prev_link"), and the organisation's head hash and event count when the
                       bundle was built
@@ -140,6 +143,9 @@ def build_evidence_zip(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"),
         )
         zf.writestr("claims.json", _dump(claims_in_history(events)))
+        delivery = delivery_in_history(events)
+        if delivery is not None:
+            zf.writestr("delivery.json", _dump(delivery))
         file_name = "(no file)"
         if file_info is not None:
             file_name = "file/" + str(file_info["path"]).rsplit("/", 1)[-1]
