@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from interfaces.pages import audit, bufdir, docs, exports, sign_in, syncs
+from interfaces.pages import audit, bufdir, docs, exports, settings, sign_in, syncs
 from interfaces.pages.i18n import N_
 from interfaces.pages.web import PageError, SignInRequired, render, sign_in_redirect
 
@@ -27,7 +27,7 @@ def install(app: FastAPI, secure_cookies: bool = False) -> None:
     app.state.secure_cookies = secure_cookies
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.install(app)
-    for module in (sign_in, exports, syncs, bufdir, audit):
+    for module in (sign_in, exports, syncs, bufdir, audit, settings):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

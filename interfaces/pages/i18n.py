@@ -105,5 +105,5 @@ def environment(language: str) -> Environment:
 
     env.globals.update(N_=N_, statuses=labels.STATUSES, roles=labels.ROLES, field_labels=labels.FIELDS,
                        targets=labels.TARGETS, triggers=labels.TRIGGERS,
-                       reasons=labels.REASONS)
+                       reasons=labels.REASONS, setting_labels=labels.SETTINGS)
     return env

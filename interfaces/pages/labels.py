@@ -50,3 +50,13 @@ REASONS = {
     "not_a_counting_type": N_("Not a kind of activity that counts"),
     "invalid_municipality": N_("Municipality number not valid on that date"),
 }
+
+SETTINGS = {
+    "company_code": N_("Company code"),
+    "voucher_type": N_("Voucher type"),
+    "counter_account": N_("Counter account"),
+    "document_prefix": N_("Document number prefix"),
+    "voucher_grouping": N_("Vouchers"),
+    "config": N_("Bufdir configuration"),
+    "categories": N_("Categories"),
+}

@@ -71,6 +71,11 @@ def test_a_bufdir_report_is_followed_to_its_end(page: Any, site: Site, org_id: U
     page.locator("#bufdir-progress [data-status='completed']").wait_for()
     assert page.evaluate("window.notReloaded") is True
     assert page.get_by_role("link", name="Last ned rapporten").is_visible()
+    not_counted = page.get_by_role("table", name="Aktiviteter som ikke teller, gruppert etter årsak")
+    assert "For få deltakere" in not_counted.inner_text()
+    assert "Ikke en aktivitetstype som teller" in not_counted.inner_text()
+    counted = page.get_by_role("table", name="Talte tall per kategori")
+    assert "samtale- og aktivitetsgruppe" in counted.inner_text()
     steps = page.locator("ol.steps li")
     assert steps.count() == 6 and steps.last.get_attribute("aria-current") == "step"
     assert axe_violations(page) == []
@@ -81,4 +86,22 @@ def test_the_audit_chain_page_for_an_auditor(page: Any, site: Site, org_id: UUID
     sign_in(page, site, org_id, Role.AUDITOR)
     page.get_by_role("link", name="Revisjonskjede").click()
     assert "Kjeden er hel." in page.locator("#chain-result").inner_text()
+    assert axe_violations(page) == []
+
+
+def test_settings_for_an_administrator(page: Any, site: Site, org_id: UUID) -> None:
+    sign_in(page, site, org_id, Role.ADMIN)
+    page.get_by_role("link", name="Innstillinger").click()
+    page.get_by_label("Selskapskode").fill("NHF01")
+    page.get_by_label("Bilagstype").fill("UTL")
+    page.get_by_label("Motkonto").fill("29x0")
+    page.get_by_label("Kategori, rad 1").fill("reise")
+    page.get_by_label("Konto, rad 1").fill("7140")
+    page.get_by_label("Mva-kode, rad 1").fill("0")
+    page.get_by_role("button", name="Lagre regnskapsinnstillingene").click()
+    assert "Motkonto" in page.locator("#error-summary").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label("Motkonto").fill("2930")
+    page.get_by_role("button", name="Lagre regnskapsinnstillingene").click()
+    page.get_by_text("Innstillingene er lagret som en ny versjon.").wait_for()
     assert axe_violations(page) == []

@@ -25,8 +25,9 @@ def extracted() -> set[str]:
 
 
 def catalogue() -> dict[str, str]:
+    """Translations a person confirmed: a fuzzy guess of the tools counts as missing."""
     with (LOCALE / "nb" / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        return {str(m.id): str(m.string) for m in read_po(f) if m.id}
+        return {str(m.id): str(m.string) for m in read_po(f) if m.id and not m.fuzzy}
 
 
 def test_every_page_text_has_a_bokmal_translation() -> None:
