@@ -37,7 +37,12 @@ from infrastructure.analytics import Analyst
 from infrastructure.audit_heads import PostgresAuditLedger
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
-from infrastructure.database import ensure_database, eventsourcing_env, start_embedded
+from infrastructure.database import (
+    ensure_database,
+    eventsourcing_env,
+    start_embedded,
+    stop_embedded,
+)
 from infrastructure.delivery import HttpLedgerClients
 from infrastructure.delivery.connections import PostgresDeliveryConnections
 from infrastructure.delivery.credentials import cipher_for
@@ -55,7 +60,8 @@ from infrastructure.queue import TaskHandlers, build_queue, run_worker
 from infrastructure.read_models import ReadModels
 from infrastructure.settings import Settings
 
-__all__ = ["Operations", "Services", "Settings", "bootstrap", "migrate_database", "resolve_database_url"]
+__all__ = ["Operations", "Services", "Settings", "bootstrap", "migrate_database",
+           "resolve_database_url", "stop_embedded_database"]
 from infrastructure.upkeep import PostgresScheduleTable, PostgresUpkeepTables
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,12 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     return ensure_database(start_embedded(settings.data_dir), EMBEDDED_DBNAME)
+
+
+def stop_embedded_database(settings: Settings) -> None:
+    """Stop the embedded server of this data directory (nothing with DATABASE_URL)."""
+    if settings.database_url is None:
+        stop_embedded(settings.data_dir)
 
 
 @dataclass

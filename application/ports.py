@@ -138,8 +138,32 @@ class ClaimRecord:
         }
 
 
+@dataclass(frozen=True)
+class LockedClaim:
+    """A claim sent with other values than an export run took: not applied."""
+
+    index: int
+    id: UUID
+    run_id: UUID
+    changed: list[str]
+
+
+@dataclass(frozen=True)
+class ClaimImport:
+    upserted: int
+    unchanged: int
+    locked: list[LockedClaim]
+
+
 class ClaimSource(Protocol):
-    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int: ...
+    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> ClaimImport:
+        """Store new and changed claims; a claim held by a running or completed run keeps its
+        values (listed in `locked` when sent with others). One transaction."""
+        ...
+
+    def late_corrections(self, org_id: UUID | None = None) -> int:
+        """How many corrections arrived after their claim was exported (all orgs: None)."""
+        ...
 
     def candidates(self, org_id: UUID, start: date, end: date) -> Iterable[ClaimRecord]:
         """Claims approved in the period, plus late ones; none reserved by another run.

@@ -10,6 +10,7 @@ from uuid import UUID
 from application.activities import ActivityRecord, attachment_path
 from application.ports import (
     ActivityRecords,
+    ClaimImport,
     ClaimRecord,
     ClaimSource,
     FileStorage,
@@ -26,8 +27,12 @@ class SourceData:
         self.activities = activities
         self.files = files
 
-    def import_claims(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int:
+    def import_claims(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> ClaimImport:
         return self.claims.upsert(org_id, claims)
+
+    def late_corrections(self, org_id: UUID) -> int:
+        """Corrections of already exported claims that were refused (shown on the dashboard)."""
+        return self.claims.late_corrections(org_id)
 
     def import_activities(self, org_id: UUID, activities: Sequence[ActivityRecord]) -> int:
         return self.activities.upsert(org_id, activities)

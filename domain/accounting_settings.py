@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.shared import Actor, DomainError
+from domain.spreadsheet import code_problem
 
 #: Namespace of the deterministic settings ids; never change it, ids already stored depend on it.
 NAMESPACE = UUID("6f1c9e0a-3b52-5d7e-9a41-2c8d0b7e4f13")
@@ -59,6 +60,9 @@ def _code(values: Mapping[str, Any], name: str, max_len: int = _CODE_MAX) -> str
     value = values.get(name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidAccountingSettings(name, "must be a non-empty string")
+    problem = code_problem(value) or code_problem(value.strip())
+    if problem is not None:
+        raise InvalidAccountingSettings(name, problem)
     value = value.strip()
     if len(value) > max_len:
         raise InvalidAccountingSettings(name, f"must be at most {max_len} characters")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from domain.counting_rules import Category, RuleSet, latest_rule_set
 from domain.shared import DomainError
+from domain.spreadsheet import code_problem
 
 #: Fields every activity has (see the API contract, "Source data").
 ACTIVITY_FIELDS = frozenset(
@@ -82,6 +83,9 @@ class Column(_Model):
     def _strftime_pattern(cls, value: str | None) -> str | None:
         if value is not None and "%" not in value:
             raise ValueError("date_format must be a strftime pattern such as %d.%m.%Y")
+        problem = code_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"date_format {problem}")
         if value is not None:
             date(2024, 1, 31).strftime(value)
         return value

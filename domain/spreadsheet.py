@@ -9,6 +9,7 @@ xlsx writer calls `safe_cell` on each value of each row, as the last step before
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -32,6 +33,18 @@ def safe_cell(value: T) -> T | str:
 def safe_row(values: Iterable[T]) -> list[T | str]:
     """`safe_cell` over a whole row."""
     return [safe_cell(value) for value in values]
+
+
+def code_problem(value: str) -> str | None:
+    """Why a configured code (company code, tax code, date format, ...) is refused, or None.
+
+    Codes go into files and ledgers verbatim: no control characters and no formula start,
+    so they never need neutralising (which would change the code)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "must not contain control characters"
+    if value.startswith(("=", "+", "-", "@")):
+        return "must not start with =, +, - or @"
+    return None
 
 
 def is_safe_text(text: str) -> bool:

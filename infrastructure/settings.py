@@ -11,7 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EXPORT_SERVICE_", extra="ignore")
+    # An empty variable counts as unset: an empty signing key would sign every token.
+    model_config = SettingsConfigDict(
+        env_prefix="EXPORT_SERVICE_", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Path(".data")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
@@ -38,6 +39,23 @@ def _migrate_or_exit(url: str) -> list[str]:
         logging.getLogger("export_service.migrations").error("%s", changed)
         typer.echo(f"error: {changed}", err=True)
         raise typer.Exit(1) from None
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop, timeout) ends the process like Ctrl+C does, so `finally`
+    blocks and exit handlers run (the embedded PostgreSQL is stopped) instead of dying at once.
+    uvicorn and the worker install their own graceful handlers while they run."""
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def _stop_embedded() -> None:
+    from bootstrap import Settings, stop_embedded_database
+
+    stop_embedded_database(Settings())
 
 
 def _database_url() -> str:
@@ -85,23 +103,31 @@ def serve(
 ) -> None:
     """API, worker and projection runner in one process."""
     _setup_logging()
+    _stop_on_sigterm()
     import uvicorn
 
     from bootstrap import Settings, bootstrap
     from interfaces.server import build_app
 
     settings = Settings(public_url=os.environ.get("EXPORT_SERVICE_PUBLIC_URL", f"http://{host}:{port}"))
-    url = _database_url()
-    _migrate_or_exit(url)
-    services = bootstrap(settings, database_url=url)
-    _check_credentials_key(services)
-    if demo if demo is not None else settings.embedded:
-        from interfaces.demo import load_demo, print_welcome
+    try:
+        url = _database_url()
+        _migrate_or_exit(url)
+        services = bootstrap(settings, database_url=url)
+        try:
+            _check_credentials_key(services)
+            if demo if demo is not None else settings.embedded:
+                from interfaces.demo import load_demo, print_welcome
 
-        print_welcome(services, host, port, loaded=load_demo(services))
-    # Our middleware logs each request (with its correlation id); uvicorn's access log would
-    # repeat it without.
-    uvicorn.run(build_app(services), host=host, port=port, log_config=None, access_log=False)
+                print_welcome(services, host, port, loaded=load_demo(services))
+            # Our middleware logs each request (with its correlation id); uvicorn's access log
+            # would repeat it without. uvicorn stops gracefully on SIGTERM and SIGINT.
+            uvicorn.run(build_app(services), host=host, port=port, log_config=None,
+                        access_log=False)
+        finally:
+            services.close()
+    finally:
+        _stop_embedded()
 
 
 @app.command()
@@ -110,20 +136,29 @@ def worker(
 ) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()
+    _stop_on_sigterm()
     from bootstrap import Settings, bootstrap
 
     settings = Settings()
     # Each job running at once holds a connection; keep two for the sweep and the projections.
     settings.pool_size = max(settings.pool_size, concurrency + 2)
-    url = _database_url()
-    _migrate_or_exit(url)
-    services = bootstrap(settings, database_url=url)
-    _check_credentials_key(services)
-    asyncio.run(
-        services.run_worker(
-            name=f"worker-{os.getpid()}", concurrency=concurrency, install_signal_handlers=True
-        )
-    )
+    try:
+        url = _database_url()
+        _migrate_or_exit(url)
+        services = bootstrap(settings, database_url=url)
+        try:
+            _check_credentials_key(services)
+            # procrastinate's handlers: SIGTERM/SIGINT let running jobs finish, then stop.
+            asyncio.run(
+                services.run_worker(
+                    name=f"worker-{os.getpid()}", concurrency=concurrency,
+                    install_signal_handlers=True,
+                )
+            )
+        finally:
+            services.close()
+    finally:
+        _stop_embedded()
 
 
 @app.command("db-url")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from application.ports import ClaimRecord
@@ -103,7 +105,23 @@ def load_demo(services: Services) -> bool:
     return True
 
 
+def write_demo_tokens(services: Services) -> Path:
+    """Every demo role's token in `<data dir>/demo-tokens.txt`, readable by the owner only."""
+    path = services.settings.data_dir / "demo-tokens.txt"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        for org in ORGS:
+            out.write(f"{org.name} ({org.short}), org_id {org.org_id}:\n")
+            for role in Role:
+                token = mint(services.jwt_secret, f"demo-{role.value}", org.org_id, role, 24 * 3600)
+                out.write(f"  {role.value:<12} {token}\n")
+    return path.resolve()
+
+
 def print_welcome(services: Services, host: str, port: int, loaded: bool) -> None:
+    """Sign-in help. Tokens are secrets: printed only in pure demo mode (the service made its
+    own key), and then only the coordinators'; every role's token goes to a 0600 file."""
     base = f"http://{host}:{port}"
     state = "Loaded demo data" if loaded else "Demo data was loaded on an earlier start"
     coordinator = mint(services.jwt_secret, "demo-coordinator", ORGS[0].org_id, Role.COORDINATOR,
@@ -111,12 +129,22 @@ def print_welcome(services: Services, host: str, port: int, loaded: bool) -> Non
     link = f"{base}/sign-in/code/{services.app.sign_in.issue(coordinator)}"
     lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs",
              f"  Sign in as the {ORGS[0].short} demo coordinator (link works once): {link}", ""]
-    for org in ORGS:
-        lines.append(f"{org.name} ({org.short}), org_id {org.org_id}:")
-        for role in Role:
-            token = mint(services.jwt_secret, f"demo-{role.value}", org.org_id, role, 24 * 3600)
-            lines.append(f"  {role.value:<12} {token}")
-        lines.append("")
+    pure_demo = services.settings.embedded and services.settings.jwt_secret is None
+    if pure_demo:
+        token_file = write_demo_tokens(services)
+        for org in ORGS:
+            lines.append(f"{org.name} ({org.short}), org_id {org.org_id}:")
+            token = mint(services.jwt_secret, "demo-coordinator", org.org_id, Role.COORDINATOR,
+                         24 * 3600)
+            lines.append(f"  {Role.COORDINATOR.value:<12} {token}")
+            lines.append("")
+        lines.append(f"Tokens for every role (valid 24 hours): {token_file}")
+    else:
+        for org in ORGS:
+            lines.append(f"{org.name} ({org.short}), org_id {org.org_id}")
+        lines.append("The signing key was given: mint a token with "
+                     "`export-service token --org <org_id> --role coordinator`.")
+    lines.append("")
     example = ORGS[0]
     lines.append("Try:")
     lines.append(

@@ -7,16 +7,22 @@ PostgreSQL 15 cluster); otherwise an embedded PostgreSQL is started in a tempora
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from psycopg import sql
 
 from infrastructure.database import with_dbname
+
+#: Marks the embedded servers of this test run (all xdist workers inherit it).
+RUN_MARK = "es-test-pg-" + os.environ.setdefault("ES_TEST_RUN", uuid.uuid4().hex[:10])
 
 # One template per xdist worker: workers may share one server (TEST_DATABASE_URL).
 TEMPLATE = "es_test_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -28,10 +34,43 @@ def pg_admin_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from infrastructure.database import start_embedded
+    from infrastructure.database import start_embedded, stop_embedded
 
-    with tempfile.TemporaryDirectory(prefix="es-test-pg-") as tmp:
-        yield start_embedded(Path(tmp))
+    tmp = Path(tempfile.mkdtemp(prefix=RUN_MARK + "-"))
+    try:
+        yield start_embedded(tmp)
+    finally:
+        stop_embedded(tmp)  # before its directory goes: a server without one never stops
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def postgres_left_behind(marks: list[str]) -> list[psutil.Process]:
+    """PostgreSQL server processes whose command line names one of `marks` (their data dir)."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if p.info["name"] in ("postgres", "postmaster") and any(m in cmdline for m in marks):
+            found.append(p)
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run must leave no PostgreSQL behind: neither the session servers nor any started by
+    a test under its temporary directory. Checked once, after every xdist worker ended."""
+    if hasattr(session.config, "workerinput"):
+        return
+    marks = [RUN_MARK, str(session.config._tmp_path_factory.getbasetemp())]
+    deadline = time.monotonic() + 15  # a server asked to stop may take a moment to exit
+    left = postgres_left_behind(marks)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = postgres_left_behind(marks)
+    if left:
+        pids = ", ".join(str(p.pid) for p in left)
+        session.config.get_terminal_writer().line(
+            f"FAILED: the test run left PostgreSQL processes behind (pids {pids})", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from application.services import ApplicationServices
 from interfaces import pages
 from interfaces.http import errors, openapi
+from interfaces.http.input_safety import refuse_non_finite_numbers
 from interfaces.http.metrics import LATENCY, REQUESTS
 from interfaces.http.routers import (
     accounting_settings,
@@ -76,6 +77,7 @@ def create_app(
         docs_url=None,  # the pages serve Swagger UI and ReDoc with local assets (no CDN)
         redoc_url=None,
         generate_unique_id_function=openapi.operation_id,
+        dependencies=[Depends(refuse_non_finite_numbers)],  # NaN/Infinity anywhere: 422
     )
     openapi.install(app)
     app.state.services = services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -37,12 +38,22 @@ def decode(token: str, secret: str) -> Principal:
             algorithms=["HS256"],
             options={"require": ["exp", "sub", "org_id", "role"]},
         )
+        for name in ("exp", "iat", "nbf"):
+            # PyJWT accepts "123" as a time; a time that is not a JSON number is refused.
+            if name in claims and not _is_finite_number(claims[name]):
+                raise InvalidToken(f"bad {name}")
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub or len(sub) > 200:
             raise InvalidToken("bad sub")
         return Principal(sub=sub, org_id=UUID(str(claims["org_id"])), role=Role(claims["role"]))
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError) as error:
         raise InvalidToken(type(error).__name__) from None
+
+
+def _is_finite_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 def mint(secret: str, sub: str, org_id: UUID, role: Role, ttl_seconds: int = 12 * 3600) -> str:

@@ -7,9 +7,18 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from domain.export_run import ExportRunStatus, ExportTarget
+from interfaces.http.input_safety import in_range_date
 
 
 def _iso_date_only(value: Any) -> Any:
@@ -22,7 +31,7 @@ def _iso_date_only(value: Any) -> Any:
 
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(in_range_date)]
 
 
 class StrictBody(BaseModel):

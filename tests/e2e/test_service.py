@@ -41,7 +41,7 @@ def test_export_run_end_to_end(service: RunningService) -> None:
                        headers=auth(org_id, Role.ADMIN))
         assert r.status_code == 200, r.text
         claims = [claim_json("2025-04-02", "250.00"), claim_json("2025-04-30", "19.90")]
-        assert client.put(f"{base}/claims", json={"claims": claims}, headers=auth(org_id)).json() == {"upserted": 2}
+        assert client.put(f"{base}/claims", json={"claims": claims}, headers=auth(org_id)).json()["upserted"] == 2
         r = client.post(f"{base}/export-runs", headers={**auth(org_id), "Idempotency-Key": "e2e-1"},
                         json={"period_start": "2025-04-01", "period_end": "2025-04-30", "target": "xledger"})
         assert r.status_code == 202, r.text

@@ -47,7 +47,9 @@ def test_one_bad_item_refuses_the_whole_batch(
 def test_upsert_by_id_and_roles(client: TestClient, services: Services, org: Tokens) -> None:
     c = claim_json("2025-01-10", "10.00")
     url = f"/v1/orgs/{org.org_id}/claims"
-    assert client.put(url, json={"claims": [c]}, headers=org.header()).json() == {"upserted": 1}
+    assert client.put(url, json={"claims": [c]}, headers=org.header()).json() == {
+        "upserted": 1, "unchanged": 0, "locked": []
+    }
     assert client.put(url, json={"claims": [{**c, "amount": "11.5"}]}, headers=org.header()).status_code == 200
     with psycopg.connect(services.database_url) as conn:
         assert conn.execute("SELECT amount::text FROM claims").fetchall() == [("11.50",)]

@@ -27,7 +27,7 @@ def setup_org(client: TestClient, org: Tokens, claims: list[dict[str, Any]]) -> 
                    headers=org.header(Role.ADMIN))
     assert r.status_code == 200, r.text
     r = client.put(f"/v1/orgs/{org.org_id}/claims", json={"claims": claims}, headers=org.header())
-    assert r.status_code == 200 and r.json() == {"upserted": len(claims)}
+    assert r.status_code == 200 and r.json() == {"upserted": len(claims), "unchanged": 0, "locked": []}
 
 
 def request_run(client: TestClient, org: Tokens, start: str, end: str, target: str = "xledger") -> str:

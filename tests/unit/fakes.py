@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from application.ports import (
+    ClaimImport,
     ClaimRecord,
     ClaimsTaken,
     IdempotentResponse,
@@ -92,10 +93,15 @@ class FakeClaims:
         self.claims: dict[UUID, tuple[UUID, ClaimRecord]] = {c.id: (o, c) for o, c in claims}
         self.reserved_by: FakeEventStore | None = None
 
-    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> int:
-        for c in claims:
+    def upsert(self, org_id: UUID, claims: Sequence[ClaimRecord]) -> ClaimImport:
+        reserved = self.reserved_by.reserved if self.reserved_by else {}
+        free = [c for c in claims if c.id not in reserved]
+        for c in free:
             self.claims[c.id] = (org_id, c)
-        return len(claims)
+        return ClaimImport(len(free), 0, [])
+
+    def late_corrections(self, org_id: UUID | None = None) -> int:
+        return 0
 
     def candidates(self, org_id: UUID, start: date, end: date) -> list[ClaimRecord]:
         reserved = self.reserved_by.reserved if self.reserved_by else {}

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool
 
 from application.bufdir_exports import accepted
 from application.idempotency import Answer
@@ -19,6 +19,7 @@ from domain.shared import Period
 from interfaces.http.auth import Role
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
 from interfaces.http.idempotency import answer_once
+from interfaces.http.input_safety import BoundedDatetime
 from interfaces.http.schemas import PeriodBody
 
 router = APIRouter(prefix="/v1/orgs/{org_id}", tags=["bufdir"])
@@ -165,7 +166,7 @@ def get_bufdir_export(
     services: ServicesDep,
     _: Annotated[Any, require(READERS)],
     version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: AwareDatetime | None = None,
+    as_of: BoundedDatetime | None = None,
 ) -> BufdirExportOut:
     """The export as its events say, now, after event `version`, or as it was at `as_of`."""
     export = services.bufdir_exports.as_it_was(org_id, export_id, version, as_of)

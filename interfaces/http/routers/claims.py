@@ -9,11 +9,13 @@ from uuid import UUID
 
 import pycountry
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from application.ports import ClaimRecord
 from interfaces.http.auth import Role
 from interfaces.http.deps import ServicesDep, require
+from interfaces.http.input_safety import BoundedDatetime
 from interfaces.http.schemas import IsoDate, StrictBody
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/claims", tags=["source data"])
@@ -26,7 +28,7 @@ class Claim(StrictBody):
     id: UUID
     claimant_id: str = Field(min_length=1, max_length=100)
     expense_date: IsoDate
-    approved_at: AwareDatetime
+    approved_at: BoundedDatetime
     category: str = Field(min_length=1, max_length=64, pattern=r"^[\w\-. ]+$")
     amount: str = Field(description="Decimal string with at most two decimals, e.g. \"123.45\"")
     currency: str = Field(description="ISO 4217 code, e.g. NOK")
@@ -77,8 +79,21 @@ class ClaimBatch(StrictBody):
     claims: list[Claim] = Field(min_length=1, max_length=10_000)
 
 
+class LockedOut(BaseModel):
+    index: int
+    id: UUID
+    run_id: UUID
+    changed: list[str]
+
+
 class Upserted(BaseModel):
+    """`upserted` stored or changed, `unchanged` sent exactly as stored, `locked` exported
+    claims sent with other values: not applied (a correction of an exported claim is a new
+    claim)."""
+
     upserted: int
+    unchanged: int
+    locked: list[LockedOut]
 
 
 @router.put("", response_model=Upserted)
@@ -89,6 +104,15 @@ def upsert_claims(
     _: Annotated[Any, require(IMPORTERS)],
 ) -> Upserted:
     """Validated whole first; one bad item refuses the batch and nothing is stored."""
+    seen: set[UUID] = set()
+    duplicates = []
+    for i, c in enumerate(body.claims):
+        if c.id in seen:
+            duplicates.append({"loc": ("body", "claims", i, "id"),
+                               "msg": "duplicate id in the batch", "type": "value_error"})
+        seen.add(c.id)
+    if duplicates:
+        raise RequestValidationError(duplicates)
     records = [
         ClaimRecord(
             id=c.id,
@@ -103,4 +127,10 @@ def upsert_claims(
         )
         for c in body.claims
     ]
-    return Upserted(upserted=services.source_data.import_claims(org_id, records))
+    result = services.source_data.import_claims(org_id, records)
+    return Upserted(
+        upserted=result.upserted,
+        unchanged=result.unchanged,
+        locked=[LockedOut(index=c.index, id=c.id, run_id=c.run_id, changed=c.changed)
+                for c in result.locked],
+    )

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import AwareDatetime
 
 from application.export_runs import accepted
 from application.idempotency import Answer
@@ -14,6 +13,7 @@ from domain.export_run import ExportRunStatus, RunAlreadyExists
 from domain.shared import Period
 from interfaces.http.deps import EXPORTERS, READERS, ServicesDep, actor_of, require
 from interfaces.http.idempotency import answer_once
+from interfaces.http.input_safety import BoundedDatetime
 from interfaces.http.metrics import EXPORT_RUNS_REQUESTED
 from interfaces.http.schemas import Accepted, Duplicate, ExportRunOut, ExportRunRequest, FileInfo
 
@@ -100,7 +100,7 @@ def get_run(
     services: ServicesDep,
     _: Annotated[Any, require(READERS)],
     version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: AwareDatetime | None = None,
+    as_of: BoundedDatetime | None = None,
 ) -> ExportRunOut:
     """The run as its events say, now, after event `version`, or as it was at `as_of`."""
     view = services.export_runs.view(org_id, run_id, version=version, as_of=as_of)

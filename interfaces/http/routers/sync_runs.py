@@ -8,10 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from application.ports import SyncAlreadyRunning
 from interfaces.http.deps import READERS, SYNC_STARTERS, ServicesDep, actor_of, require
+from interfaces.http.input_safety import BoundedDatetime
 from interfaces.http.sync_schemas import (
     SyncRunning,
     SyncRunOut,
@@ -103,7 +103,7 @@ def get_run(
     services: ServicesDep,
     _: Annotated[Any, require(READERS)],
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-    as_of: AwareDatetime | None = None,
+    as_of: BoundedDatetime | None = None,
 ) -> SyncRunOut:
     """The run as its events say, now, after event `version`, or as it was at `as_of`."""
     return SyncRunOut.of(services.sync_runs.view(org_id, run_id, version=version, as_of=as_of))
