@@ -53,11 +53,12 @@ def test_big_run_events_list_every_claim_and_the_file_matches_them(
     run = services.store.get(run_id)
     run.start((c.as_event_data() for c in services.claims.candidates(org_id, JANUARY.start, JANUARY.end)), actor)
     services.store.save(run)
-    services.claims.upsert(org_id, [
+    reimport = services.claims.upsert(org_id, [
         ClaimRecord(c.id, c.claimant_id, c.expense_date, c.approved_at, c.category,
                     str(Decimal(c.amount) + 1), c.currency, c.description)
         for c in claims
     ])
+    assert len(reimport.locked) == CLAIMS and reimport.upserted == 0  # the run holds them
     services.export_runs.execute(run_id)
 
     run = services.store.get(run_id)
@@ -78,9 +79,9 @@ def test_big_run_events_list_every_claim_and_the_file_matches_them(
             "SELECT count(*) FROM claim_reservations WHERE run_id = %s", (run_id,)
         ).fetchone() == (CLAIMS,)
         first = claims[0]
-        assert conn.execute(  # the re-import did change the source amounts
+        assert conn.execute(  # locked: the re-import did not change the source amounts
             "SELECT amount::text FROM claims WHERE org_id = %s AND id = %s", (org_id, first.id)
-        ).fetchone() == (str(Decimal(first.amount) + 1),)
+        ).fetchone() == (str(Decimal(first.amount).quantize(Decimal("0.01"))),)
 
     with services.files.open(run.file["path"]) as f:
         rows = list(csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"), delimiter=";"))
