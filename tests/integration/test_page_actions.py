@@ -113,3 +113,36 @@ def test_demo_start_up_prints_a_one_time_link_not_a_token(
                            follow_redirects=False)
     assert response.headers["location"] == f"/orgs/{ORGS[0].org_id}"
     assert "eyJ" not in links[0]  # the link carries a code, never the token
+
+
+def test_the_chain_page_names_the_first_bad_event(
+    client: TestClient, services: Services, db_url: str, org: Tokens
+) -> None:
+    import psycopg
+
+    from tests.integration.test_audit_chain import EVENTS, catch_up, request_runs, rows_of
+
+    request_runs(services, org.org_id, months=2)
+    catch_up(services)
+    sign_in(client, mint(SECRET, "revisor", org.org_id, Role.AUDITOR))
+    assert "Kjeden er hel." in client.get(f"/orgs/{org.org_id}/audit").text
+    nid, oid, version = rows_of(db_url, org.org_id)[1]
+    with psycopg.connect(db_url) as conn:
+        conn.execute(f"UPDATE {EVENTS} SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                     " '2024-', '2023-'), 'UTF8') WHERE notification_id = %s", (nid,))
+    page = client.get(f"/orgs/{org.org_id}/audit").text
+    assert "Kjeden er brutt." in page
+    assert f"<dd>{nid}</dd>" in page and str(oid) in page and f"<dd>{version}</dd>" in page
+    assert "endret etter at den ble registrert" in page
+
+
+def test_the_cookie_is_secure_over_https(client: TestClient, org: Tokens) -> None:
+    secure = TestClient(client.app, base_url="https://testserver")
+    page = secure.get("/sign-in")
+    assert "Secure" in page.headers["set-cookie"]  # the CSRF seed
+    response = secure.post("/sign-in", follow_redirects=False, data={
+        "token": mint(SECRET, "kari", org.org_id, Role.COORDINATOR),
+        "csrf_token": csrf_of(page.text)})
+    session = next(h for h in response.headers.get_list("set-cookie")
+                   if h.startswith("es_session="))
+    assert "Secure" in session and "HttpOnly" in session and "SameSite=strict" in session
