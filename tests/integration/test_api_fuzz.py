@@ -38,7 +38,8 @@ def api_schema(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.Tem
 
     url = create_database(pg_admin_url, TEMPLATE)
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    services = bootstrap(Settings(data_dir=data_dir, jwt_secret=SecretStr(SECRET)), database_url=url)
+    services = bootstrap(Settings(data_dir=data_dir, jwt_secret=SecretStr(SECRET),
+                                  delivery_hosts="stand-in.invalid"), database_url=url)
     try:
         app = build_app(services, background=False)
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
