@@ -368,7 +368,8 @@ class Operations:
         with psycopg.connect(self.url) as conn:
             return [verify_chain(conn, org_id)] if org_id else verify_all(conn)
 
-    def new_credentials_key(self) -> str:
+    @staticmethod
+    def new_credentials_key() -> str:
         from cryptography.fernet import Fernet
 
         return Fernet.generate_key().decode()

@@ -291,8 +291,10 @@ def _check_credentials_key(services: object) -> None:
 
 @key_app.command("new")
 def new_key() -> None:
-    """Print a new random key (for EXPORT_SERVICE_CREDENTIALS_KEY)."""
-    typer.echo(_operations().new_credentials_key())
+    """Print a new random key (for EXPORT_SERVICE_CREDENTIALS_KEY); touches no database."""
+    from bootstrap import Operations
+
+    typer.echo(Operations.new_credentials_key())
 
 
 @key_app.command("rotate")
