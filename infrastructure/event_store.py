@@ -15,16 +15,10 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
-    InterfaceError,
-    OperationalError,
     StoredEvent,
     Transcoder,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import retry
-from psycopg import Cursor
-from psycopg.types.json import Jsonb
 
 from application.ports import (
     ClaimsTaken,
@@ -37,22 +31,16 @@ from application.ports import (
     SyncAlreadyRunning,
 )
 from infrastructure import guards, sync_guards
+from infrastructure.recorder import QUEUE as QUEUE
+from infrastructure.recorder import SQL
 
 APP_NAME = "export_service"
 EVENTS_TABLE = f"{APP_NAME}_events"
-QUEUE = "exports"
 #: Added to the arguments of every job queued with events, from the events' actor: the worker
 #: logs under the correlation id and organisation of the request that queued the job.
 TRACE_KEYS = ("correlation_id", "org_id")
 
-DEFER_JOB_SQL = (
-    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL, "
-    "%(args)s, NULL)]::procrastinate_job_to_defer_v1[])"
-)
-REMEMBER_RESPONSE_SQL = (
-    "UPDATE idempotency_keys SET status_code = %(status_code)s, response = %(body)s, "
-    "completed_at = now() WHERE org_id = %(org_id)s AND key = %(key)s"
-)
+DEFER_JOB_SQL = SQL["defer_job"]
 
 
 class DateAsISO(Transcoding):
@@ -77,52 +65,12 @@ class DecimalAsStr(Transcoding):
         return Decimal(data)
 
 
-class GuardedRecorder(PostgresApplicationRecorder):
-    """Runs jobs, guard statements and the idempotent response inside the append transaction."""
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The library's append without pipeline mode: with large events (a run taking
-        20 000 claims) psycopg's pipeline intermittently stalled in sync(); a plain
-        transaction also raises a guard violation as itself, at the statement that caused it."""
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
-            if not stored_events:
-                return []
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _insert_events(
-        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # Jobs first: a guard violation must surface as IntegrityError (library-notes.md).
-        for job in kwargs.get("jobs", ()):
-            curs.execute(
-                DEFER_JOB_SQL, {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)}
-            )
-        for sql, params in kwargs.get("guard_statements", ()):
-            curs.execute(sql, params)
-        response: IdempotentResponse | None = kwargs.get("response")
-        if response is not None:
-            curs.execute(
-                REMEMBER_RESPONSE_SQL,
-                {
-                    "status_code": response.status_code,
-                    "body": Jsonb(response.body),
-                    "org_id": response.org_id,
-                    "key": response.key,
-                },
-            )
-
-
 class EventLog(Application[UUID]):
     """All aggregates of the service in one log, so projections and the audit chain see one order."""
 
     name = APP_NAME
     env = {
-        "APPLICATION_RECORDER_TOPIC": "infrastructure.event_store:GuardedRecorder",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorder:GuardedRecorder",
         "AGGREGATE_CACHE_MAXSIZE": "0",
     }
 
@@ -251,6 +199,9 @@ def open_event_log(url: str, pool_size: int = 8, create_table: bool = False) -> 
 
     env = eventsourcing_env(url, pool_size)
     env["CREATE_TABLE"] = "yes" if create_table else "no"
+    # No ping before each append: a dead connection fails the append's one query, and the
+    # recorder retries it on a fresh connection.
+    env["POSTGRES_PRE_PING"] = "no"
     return EventLog(env=env)
 
 

@@ -1,0 +1,36 @@
+-- Statements of one append (infrastructure/event_store.py). They are bound on the client and
+-- sent together as one query: one round trip per append, whatever it carries.
+
+-- name: begin
+BEGIN
+
+-- name: lock_timeout
+SET LOCAL lock_timeout = '10s'
+
+-- name: defer_job
+-- Jobs first: a guard violation must surface as the guard's own error, not the queue's.
+SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL,
+    %(args)s, NULL)]::procrastinate_job_to_defer_v1[])
+
+-- name: remember_response
+UPDATE idempotency_keys SET status_code = %(status_code)s, response = %(body)s,
+    completed_at = now() WHERE org_id = %(org_id)s AND key = %(key)s
+
+-- name: lock_events
+-- Appends are serialised so notification ids commit in order (readers never skip a gap that
+-- fills later); SELECTs are not blocked.
+LOCK TABLE export_service_events IN EXCLUSIVE MODE
+
+-- name: notify
+NOTIFY export_service_events
+
+-- name: insert_events
+INSERT INTO export_service_events (originator_id, originator_version, topic, state)
+VALUES {values}
+RETURNING notification_id
+
+-- name: event_values
+(%s, %s, %s, %s)
+
+-- name: commit
+COMMIT
