@@ -138,38 +138,45 @@ def wait_ready(worker: subprocess.Popen[bytes], data_dir: Path) -> None:
         raise RuntimeError((data_dir / "worker.log").read_text()[-3000:])
 
 
+def measure(admin: str, data_dir: Path, sizes: list[int], runs: int,
+            ) -> list[tuple[int, int, float, float, float]]:
+    """Per size: (claims, runs, median trigger→completed s, median COPY s, worker peak RSS MB)."""
+    rows = []
+    url = ensure_database(admin, f"export_bench_{uuid.uuid4().hex[:8]}")
+    migrate(url)
+    settings = Settings(data_dir=data_dir, jwt_secret=SecretStr(SECRET), demo_data=False)
+    services = bootstrap(settings, database_url=url)
+    worker = start_worker(url, data_dir)
+    try:
+        wait_ready(worker, data_dir)
+        with TestClient(build_app(services, background=False)) as client:
+            for count in sizes:
+                size_runs = runs if count <= 5000 else 1
+                orgs = [uuid.uuid4() for _ in range(size_runs)]
+                for org_id in orgs:  # each run its own organisation: claims export once
+                    seed(services, org_id, count)
+                reset_peak(worker.pid)
+                poll = 0.005 if count <= 5000 else 0.1
+                times = [export_once(client, org_id, count, poll) for org_id in orgs]
+                floors = [copy_once(url, org_id) for org_id in orgs]
+                rows.append((count, size_runs, statistics.median(times),
+                             statistics.median(floors), rss_mb(worker.pid, "VmHWM")))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        services.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[500, 100_000])
     parser.add_argument("--runs", type=int, default=7, help="runs of the small size")
     args = parser.parse_args()
-    rows = []
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         data_dir = Path(tmp)
         admin = os.environ.get("DATABASE_URL") or start_embedded(data_dir)
-        url = ensure_database(admin, f"export_bench_{uuid.uuid4().hex[:8]}")
-        migrate(url)
-        settings = Settings(data_dir=data_dir, jwt_secret=SecretStr(SECRET), demo_data=False)
-        services = bootstrap(settings, database_url=url)
-        worker = start_worker(url, data_dir)
-        try:
-            wait_ready(worker, data_dir)
-            with TestClient(build_app(services, background=False)) as client:
-                for count in args.sizes:
-                    runs = args.runs if count <= 5000 else 1
-                    orgs = [uuid.uuid4() for _ in range(runs)]
-                    for org_id in orgs:  # each run its own organisation: claims export once
-                        seed(services, org_id, count)
-                    reset_peak(worker.pid)
-                    poll = 0.005 if count <= 5000 else 0.1
-                    times = [export_once(client, org_id, count, poll) for org_id in orgs]
-                    floors = [copy_once(url, org_id) for org_id in orgs]
-                    rows.append((count, runs, statistics.median(times), statistics.median(floors),
-                                 rss_mb(worker.pid, "VmHWM")))
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            services.close()
+        rows = measure(admin, data_dir, args.sizes, args.runs)
     print(f"{'claims':>7} {'runs':>4} {'export s':>9} {'COPY s':>8} {'ratio':>7} "
           f"{'target s':>8} {'worker peak RSS MB':>18}  ok")
     for count, runs, median, floor, rss in rows:

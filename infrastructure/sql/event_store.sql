@@ -34,3 +34,12 @@ RETURNING notification_id
 
 -- name: commit
 COMMIT
+
+-- name: aggregate_events
+-- One aggregate's events up to a version, without the payload of the topics whose facts are
+-- the event itself and change no state (a run's ClaimsTaken): they are never decoded on a read.
+SELECT originator_version, topic,
+       CASE WHEN topic = ANY(%(unread)s::text[]) THEN NULL ELSE state END AS state
+FROM export_service_events
+WHERE originator_id = %(id)s AND (%(version)s::bigint IS NULL OR originator_version <= %(version)s)
+ORDER BY originator_version

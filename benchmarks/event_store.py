@@ -1,0 +1,219 @@
+"""Event store benchmarks, each beside its raw PostgreSQL floor measured in the same run:
+projection rebuild (events/s) against one SELECT + decode + COPY + commit; appends
+(`request_export`, with its job, guard row and remembered answer) at 1 and 8 writers against
+single-row INSERT + COMMIT; 48 racing overlapping triggers against 48 racing raw guard INSERTs.
+Used by `benchmarks/run`."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+
+from application.export_runs import ExportRuns
+from domain.export_run import ExportRun, ExportTarget, RunAlreadyExists
+from domain.shared import Actor, Period
+from domain.sync_run import SyncRun
+from infrastructure.database import ensure_database, eventsourcing_env
+from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore, open_event_log
+from infrastructure.migrations import migrate
+from infrastructure.projections.runner import rebuild
+
+PERIOD = Period(date(2025, 1, 1), date(2025, 1, 31))
+FILE = {"path": "exports/x.csv", "size_bytes": 1, "sha256": "0"}
+
+
+def fresh_database(admin: str, name: str) -> str:
+    url = ensure_database(admin, f"bench_{name}_{uuid.uuid4().hex[:8]}")
+    migrate(url)
+    return url
+
+
+def mixed_aggregates(i: int) -> list[Any]:
+    """Export runs (completed, failed) and sync runs of one organisation: 10 events."""
+    actor = Actor("loader", uuid4(), f"bench-{i}")
+    done = ExportRun.request(actor.org_id, PERIOD, ExportTarget.XLEDGER, actor)
+    done.start([], actor)
+    done.complete(FILE, actor)
+    failed = ExportRun.request(actor.org_id, Period(date(2025, 2, 1), date(2025, 2, 28)),
+                               ExportTarget.DYNAMICS, actor)
+    failed.start([], actor)
+    failed.fail("target_unreachable", "the target did not answer", actor)
+    synced = SyncRun.start_new(actor.org_id, "xledger", "scheduler", actor)
+    synced.complete(10, 1, None, actor)
+    broken = SyncRun.start_new(actor.org_id, "dynamics", "manual", actor)
+    broken.fail(3, 2, "connection refused", actor)
+    return [done, failed, synced, broken]
+
+
+def fill_log(url: str, events: int) -> int:
+    log = open_event_log(url, pool_size=2)
+    store = PostgresEventStore(log)
+    i = 0
+    try:
+        while store.max_notification_id() < events:
+            store.save(*[a for k in range(10) for a in mixed_aggregates(i * 10 + k)])
+            i += 1
+        return store.max_notification_id()
+    finally:
+        log.close()
+
+
+def raw_rebuild_floor(url: str) -> float:
+    """Seconds for: one SELECT of the log, decode every event, COPY a row each, commit."""
+    log = open_event_log(url, pool_size=1)
+    from eventsourcing.persistence import StoredEvent
+
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TEMP TABLE floor (id bigint, originator_id uuid, topic text)")
+        rows = conn.execute(
+            f"SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {EVENTS_TABLE} ORDER BY notification_id"
+        ).fetchall()
+        with conn.cursor().copy("COPY floor FROM STDIN") as copy:
+            for nid, oid, version, topic, state in rows:
+                log.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+                copy.write_row((nid, oid, topic))
+        conn.commit()
+    elapsed = time.perf_counter() - started
+    log.close()
+    return elapsed
+
+
+def projection_rebuild(admin: str, events: int) -> dict[str, tuple[float, float]]:
+    """Per projection: (events/s of `rebuild`, events/s of the raw floor)."""
+    url = fresh_database(admin, "rebuild")
+    head = fill_log(url, events)
+    env = eventsourcing_env(url)
+    out = {}
+    for name in ("export_runs", "sync_run_log", "audit_chain"):
+        floor = raw_rebuild_floor(url)
+        started = time.perf_counter()
+        assert rebuild(env, name) == head
+        out[name] = (head / (time.perf_counter() - started), head / floor)
+    return out
+
+
+def _request(runs: ExportRuns, org_id: UUID, period: Period) -> UUID | RunAlreadyExists:
+    try:
+        return runs.request_export(org_id, period, ExportTarget.XLEDGER,
+                                   Actor("bench", org_id, "c"), idempotency_key=None)
+    except RunAlreadyExists as refused:
+        return refused
+
+
+def _rate(writers: int, per_writer: int, make: Callable[[], Callable[[int], None]]) -> float:
+    """Operations per second with `writers` threads doing `per_writer` operations each."""
+    workers = [make() for _ in range(writers)]
+    barrier = threading.Barrier(writers + 1)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        for i in range(per_writer):
+            workers[k](i)
+
+    with ThreadPoolExecutor(writers) as pool:
+        futures = [pool.submit(work, k) for k in range(writers)]
+        barrier.wait()
+        started = time.perf_counter()
+        for f in futures:
+            f.result()
+    return writers * per_writer / (time.perf_counter() - started)
+
+
+def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float]:
+    """(request_export appends/s, raw single-row INSERT+COMMIT/s), same number of writers."""
+    url = fresh_database(admin, "append")
+    log = open_event_log(url, pool_size=writers)
+    runs = ExportRuns(PostgresEventStore(log), None, None, None, None)  # type: ignore[arg-type]
+
+    def app_writer() -> Callable[[int], None]:
+        return lambda i: _ensure_run(_request(runs, uuid4(), PERIOD))
+
+    state = bytes(400)  # about the size of a stored Requested event
+
+    def raw_writer() -> Callable[[int], None]:
+        conn = psycopg.connect(url, autocommit=True)
+
+        def insert(i: int) -> None:
+            with conn.transaction():
+                conn.execute("INSERT INTO raw_floor (id, state) VALUES (%s, %s)", (uuid4(), state))
+        return insert
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE raw_floor (id uuid PRIMARY KEY, state bytea)")
+    try:
+        _rate(writers, 5, app_writer)  # warm the pool
+        app = _rate(writers, per_writer, app_writer)
+        raw = _rate(writers, per_writer, raw_writer)
+    finally:
+        log.close()
+    return app, raw
+
+
+def _ensure_run(result: UUID | RunAlreadyExists) -> None:
+    assert isinstance(result, UUID), result
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98] if len(samples) > 1 else samples[0]
+
+
+def racing_triggers(admin: str, rounds: int, parallel: int = 48) -> tuple[float, float, bool]:
+    """(p99 s of `parallel` racing overlapping triggers, p99 s of as many racing raw guard
+    INSERTs, whether every round accepted exactly one)."""
+    url = fresh_database(admin, "race")
+    log = open_event_log(url, pool_size=parallel)
+    runs = ExportRuns(PostgresEventStore(log), None, None, None, None)  # type: ignore[arg-type]
+    conns = [psycopg.connect(url, autocommit=True) for _ in range(parallel)]
+    app_times: list[float] = []
+    raw_times: list[float] = []
+    exactly_one = True
+
+    def race(attempt: Callable[[int], bool], times: list[float]) -> int:
+        barrier = threading.Barrier(parallel)
+
+        def one(i: int) -> bool:
+            barrier.wait()
+            started = time.perf_counter()
+            ok = attempt(i)
+            times.append(time.perf_counter() - started)
+            return ok
+
+        with ThreadPoolExecutor(parallel) as pool:
+            return sum(pool.map(one, range(parallel)))
+
+    try:
+        for _ in range(rounds):
+            org_id = uuid4()
+            accepted = race(lambda i, o=org_id: isinstance(_request(runs, o, Period(
+                date(2025, 3, 1) + timedelta(days=i % 7), date(2025, 3, 21 + i % 5))), UUID),
+                app_times)
+            exactly_one &= accepted == 1
+            raw_org = uuid4()
+
+            def raw(i: int, o: UUID = raw_org) -> bool:
+                try:
+                    conns[i].execute(
+                        "INSERT INTO export_run_periods (run_id, org_id, period) VALUES "
+                        "(%s, %s, daterange(%s, %s, '[]'))",
+                        (uuid4(), o, date(2025, 3, 1) + timedelta(days=i % 7),
+                         date(2025, 3, 21 + i % 5)))
+                    return True
+                except psycopg.errors.ExclusionViolation:
+                    return False
+            exactly_one &= race(raw, raw_times) == 1
+    finally:
+        for c in conns:
+            c.close()
+        log.close()
+    return p99(app_times), p99(raw_times), exactly_one

@@ -1,0 +1,126 @@
+"""`benchmarks/run`: every benchmark, each figure beside its raw floor measured in the same run,
+written to benchmarks/results.md (full size) or printed (`--quick`, small sizes, for CI: no
+figure is asserted, the point is that the benchmarks keep running)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import event_store, export_pipeline
+from infrastructure.database import start_embedded
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Result:
+    measure: str
+    figure: str
+    floor: str
+    ratio: str
+    target: str
+    met: bool | None
+
+
+def sizes(quick: bool) -> dict[str, int]:
+    if quick:
+        return {"events": 1500, "per_writer": 20, "rounds": 1, "claims_small": 200,
+                "claims_big": 2000, "runs": 2}
+    return {"events": 25_000, "per_writer": 150, "rounds": 5, "claims_small": 500,
+            "claims_big": 100_000, "runs": 7}
+
+
+def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
+    out: list[Result] = []
+    for name, (rate, floor) in event_store.projection_rebuild(admin, n["events"]).items():
+        out.append(Result(f"projection rebuild `{name}` ({n['events']} events)",
+                          f"{rate:,.0f} events/s", f"{floor:,.0f} events/s (SELECT, decode, "
+                          "COPY, commit)", f"{rate / floor:.2f}×", "≥ 20 000 events/s and ≥ 0.5×",
+                          rate >= 20_000 and rate >= 0.5 * floor))
+    for writers in (1, 8):
+        app, raw = event_store.appends(admin, writers, n["per_writer"])
+        out.append(Result(f"append `request_export`, {writers} writer(s)", f"{app:,.0f}/s",
+                          f"{raw:,.0f}/s (single-row INSERT + COMMIT)", f"{app / raw:.2f}×",
+                          "≥ 0.5×", app >= 0.5 * raw))
+    app_p99, raw_p99, one = event_store.racing_triggers(admin, n["rounds"])
+    out.append(Result(f"48 racing overlapping triggers ({n['rounds']} rounds)",
+                      f"p99 {app_p99 * 1000:.0f} ms, exactly one accepted: {'yes' if one else 'NO'}",
+                      f"p99 {raw_p99 * 1000:.0f} ms (48 raw guard INSERTs)",
+                      f"{app_p99 / raw_p99:.1f}× slower", "p99 < 150 ms, exactly one",
+                      app_p99 < 0.150 and one))
+    targets = {n["claims_small"]: 0.15, n["claims_big"]: 8.0}
+    rows = export_pipeline.measure(admin, data_dir, [n["claims_small"], n["claims_big"]], n["runs"])
+    for count, runs, median, floor, rss in rows:
+        target = targets[count]
+        out.append(Result(f"export of {count:,} claims, trigger → completed file ({runs} runs)",
+                          f"{median:.3f} s median, worker peak RSS {rss:.0f} MB",
+                          f"{floor:.3f} s (COPY of the same claims)", f"{median / floor:.0f}× slower",
+                          f"< {target} s, RSS < 200 MB" + (", ≤ 15× COPY" if count >= 100_000 else ""),
+                          median < target and rss < 200
+                          and (count < 100_000 or median <= 15 * floor)))
+    return out
+
+
+def machine(admin: str) -> list[str]:
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    with psycopg.connect(admin) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return [f"cores: {os.cpu_count()}", f"memory: {mem_kb / 1024 / 1024:.1f} GiB",
+            f"PostgreSQL: {row[0] if row else '?'}", f"Python: {platform.python_version()}"]
+
+
+def table(results: list[Result]) -> str:
+    lines = ["| measure | figure | raw floor, same run | ratio | target | met |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        met = "—" if r.met is None else ("yes" if r.met else "no")
+        lines.append(f"| {r.measure} | {r.figure} | {r.floor} | {r.ratio} | {r.target} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes; print, write nothing")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
+        admin = os.environ.get("DATABASE_URL") or start_embedded(Path(tmp))
+        info = machine(admin)
+        t0 = time.perf_counter()
+        results = run_all(admin, Path(tmp), sizes(args.quick))
+        took = time.perf_counter() - t0
+    load_after = os.getloadavg()
+    report = "\n".join([
+        "# Benchmark results" + (" (--quick: small sizes, figures mean little)" if args.quick else ""),
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC by `benchmarks/run{' --quick' if args.quick else ''}`, "
+        f"{took:.0f} s. Each figure is beside its raw PostgreSQL floor measured in the same run, "
+        "on the same server; the ratio is what to compare across machines.",
+        "",
+        table(results),
+        "",
+        "Machine: " + "; ".join(info) + f"; load average before {load_before[0]:.1f} "
+        f"({load_before[1]:.1f} 5-min), after {load_after[0]:.1f} ({load_after[1]:.1f} 5-min).",
+        "",
+    ])
+    print(report)
+    if not args.quick:
+        (HERE / "results.md").write_text(report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
