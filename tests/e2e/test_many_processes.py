@@ -171,7 +171,7 @@ def test_two_apis_and_three_workers_export_every_run_exactly_once(
         for (org, _), run_id in run_of.items():
             body = services.export_runs.view(org, UUID(run_id))
             assert body.status == "completed" and body.record_count == 2
-            taken.update(str(c["id"]) for c in claims_in_history(services.store.history(UUID(run_id))))
+            taken.update(str(c["claim_id"]) for c in claims_in_history(services.store.history(UUID(run_id))))
     finally:
         services.close()
     every_claim = {c for ids in claims.values() for c in ids}
