@@ -30,7 +30,8 @@ from tests.e2e.conftest import CREDENTIALS_KEY, SECRET, RunningService, start_se
 from tests.integration.conftest import claim_json
 from tests.integration.projection_helpers import PROJECTIONS, dump, wait_caught_up
 
-pytestmark = pytest.mark.slow
+# About 2 minutes on 2 idle cores; the limit leaves room for a machine shared with others.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ORGANISATIONS = 200
 PERIODS = [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31")]
@@ -132,9 +133,9 @@ def test_two_apis_and_three_workers_export_every_run_exactly_once(
             counts = event_counts(db_url)
             return sum(c["Completed"] + c["Failed"] for c in counts.values()) >= len(run_of)
 
-        wait_until(all_ended, 240, "runs still not ended")
+        wait_until(all_ended, 600, "runs still not ended")
         time.sleep(1)  # a run executed twice would append its second Started/Completed by now
-        wait_caught_up(db_url, list(PROJECTIONS), timeout=120)
+        wait_caught_up(db_url, list(PROJECTIONS), timeout=300)
 
         # One download through the API that did not answer the request: storage is shared.
         org, period = pairs[0]
