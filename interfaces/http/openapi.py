@@ -122,6 +122,7 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 FILE_TYPES = ("application/octet-stream", "text/csv",
               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
               "application/json", "application/zip")
+READINESS_REF = {"$ref": "#/components/schemas/Readiness"}
 READINESS = {"title": "Readiness", "type": "object", "required": ["status", "reason"], "properties": {
     "status": {"type": "string", "enum": ["ready", "not ready"]},
     "reason": {"type": "string", "description": "`ok`, or why not: `database unreachable`, ..."}}}
@@ -135,9 +136,9 @@ BODIES: dict[tuple[str, str], dict[int, tuple[str, dict[str, Any]]]] = {
     },
     ("GET", "/readyz"): {
         200: ("Ready: the database answers and every migration is applied.",
-              {"application/json": {"schema": READINESS, "example": {"status": "ready", "reason": "ok"}}}),
+              {"application/json": {"schema": READINESS_REF, "example": {"status": "ready", "reason": "ok"}}}),
         503: ("Not ready yet, or not any more; the reason says why.",
-              {"application/json": {"schema": READINESS,
+              {"application/json": {"schema": READINESS_REF,
                                     "example": {"status": "not ready", "reason": "database unreachable"}}}),
     },
     ("GET", "/metrics"): {
@@ -187,7 +188,9 @@ def install(app: FastAPI) -> None:
 
 
 def complete(schema: dict[str, Any]) -> None:
+    _short_component_names(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Readiness"] = READINESS
     for model in (FieldError, Problem, ValidationProblem):
         components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components[model.__name__].pop("$defs", None)
@@ -196,6 +199,35 @@ def complete(schema: dict[str, Any]) -> None:
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             _complete_operation(method.upper(), path, operation, components)
+
+
+def _short_component_names(schema: dict[str, Any]) -> None:
+    """Two models of one name in different modules get FastAPI's long names
+    (`interfaces__http__routers__claims__Upserted`); generators choke on those. Name them
+    `ClaimsUpserted` instead, and point every reference at the new name."""
+    components = schema.get("components", {}).get("schemas", {})
+    renames = {}
+    for name in list(components):
+        if "__" in name:
+            *module, model = name.split("__")
+            short = "".join(part.title() for part in module[-1].split("_")) + model
+            renames[name] = short if short not in components else name.replace("__", "")
+            components[renames[name]] = components.pop(name)
+            components[renames[name]]["title"] = renames[name]
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.rsplit("/", 1)[-1] in renames:
+                node["$ref"] = "#/components/schemas/" + renames[ref.rsplit("/", 1)[-1]]
+            for value in node.values():
+                rewrite(value)
+        elif isinstance(node, list):
+            for value in node:
+                rewrite(value)
+
+    if renames:
+        rewrite(schema)
 
 
 def _complete_operation(
