@@ -79,6 +79,10 @@ def test_a_bufdir_report_is_followed_to_its_end(page: Any, site: Site, org_id: U
     steps = page.locator("ol.steps li")
     assert steps.count() == 6 and steps.last.get_attribute("aria-current") == "step"
     assert axe_violations(page) == []
+    page.get_by_role("link", name="Tilbake til oversikten").click()
+    reports = page.get_by_role("table", name="Bufdir-rapporter, nyeste først")
+    assert "samtale- og aktivitetsgruppe: 1 aktiviteter, 1 dager" in reports.inner_text()
+    assert axe_violations(page) == []
 
 
 def test_the_audit_chain_page_for_an_auditor(page: Any, site: Site, org_id: UUID) -> None:
