@@ -124,12 +124,14 @@ def print_welcome(services: Services, host: str, port: int, loaded: bool) -> Non
     own key), and then only the coordinators'; every role's token goes to a 0600 file."""
     base = f"http://{host}:{port}"
     state = "Loaded demo data" if loaded else "Demo data was loaded on an earlier start"
-    coordinator = mint(services.jwt_secret, "demo-coordinator", ORGS[0].org_id, Role.COORDINATOR,
-                       24 * 3600)
-    link = f"{base}/sign-in/code/{services.app.sign_in.issue(coordinator)}"
-    lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs",
-             f"  Sign in as the {ORGS[0].short} demo coordinator (link works once): {link}", ""]
+    lines = ["", f"export-service: {state} for NHF, Blindeforbundet and HLF.", f"  API docs: {base}/docs"]
     pure_demo = services.settings.embedded and services.settings.jwt_secret is None
+    if pure_demo:  # one link for the pages: a one-time code, never the token in the URL
+        coordinator = mint(services.jwt_secret, "demo-coordinator", ORGS[0].org_id,
+                           Role.COORDINATOR, 24 * 3600)
+        link = f"{base}/sign-in/code/{services.app.sign_in.issue(coordinator)}"
+        lines.append(f"  Sign in as the {ORGS[0].short} demo coordinator (link works once): {link}")
+    lines.append("")
     if pure_demo:
         token_file = write_demo_tokens(services)
         for org in ORGS:

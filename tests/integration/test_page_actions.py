@@ -103,6 +103,9 @@ def test_settings_are_read_only_below_administrator(client: TestClient, org: Tok
 def test_demo_start_up_prints_a_one_time_link_not_a_token(
     services: Services, client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    print_welcome(services, "127.0.0.1", 8000, loaded=True)  # the key was given: no link
+    assert "/sign-in/code/" not in capsys.readouterr().out
+    services.settings = services.settings.model_copy(update={"jwt_secret": None})  # pure demo
     print_welcome(services, "127.0.0.1", 8000, loaded=True)
     out = capsys.readouterr().out
     links = [w for w in out.split() if "/sign-in/code/" in w]
