@@ -1,10 +1,12 @@
 """A rebuild of a large log gives, row for row, the read models the projections built live
 while the log was being appended (pages of the live runners and of the rebuild fall on
-different events). CI uses a small log; EXPORT_SERVICE_REBUILD_EVENTS=200000 runs the full one."""
+different events), even with a second runner process racing the first for the same pages.
+CI uses a small log; EXPORT_SERVICE_REBUILD_EVENTS=200000 runs the full one."""
 
 from __future__ import annotations
 
 import os
+import signal
 from datetime import date
 from uuid import uuid4
 
@@ -21,7 +23,7 @@ from infrastructure.projections.batching import PAGE_SIZE
 from infrastructure.projections.runner import PROJECTIONS, ProjectionSupervisor, rebuild
 from tests.integration.conftest import Tokens
 from tests.integration.history_helpers import seed_all
-from tests.integration.projection_helpers import dump, positions, scalar
+from tests.integration.projection_helpers import dump, positions, scalar, start_runner_process
 
 SIZE = int(os.environ.get("EXPORT_SERVICE_REBUILD_EVENTS", "4000"))
 PERIOD = Period(date(2025, 1, 1), date(2025, 1, 31))
@@ -59,6 +61,7 @@ def test_rebuild_of_a_large_log_equals_the_live_read_models(
     seed_all(client, services, org)  # Bufdir exports and every read model's other events
     supervisor = ProjectionSupervisor(services.env)
     supervisor.start()
+    rival = start_runner_process(services.database_url)  # export_runs and audit_chain too
     try:
         i = 0
         while services.store.max_notification_id() < SIZE:
@@ -67,6 +70,8 @@ def test_rebuild_of_a_large_log_equals_the_live_read_models(
         head = services.store.max_notification_id()
         supervisor.wait_for(head, timeout=300)
     finally:
+        rival.send_signal(signal.SIGKILL)
+        rival.wait(timeout=10)
         supervisor.stop()
     now = positions(services.database_url)
     assert all(position == head for position, _ in now.values()), now
