@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -36,17 +37,19 @@ def canonical(
     notification_id: int, originator_id: UUID | str, originator_version: int, topic: str,
     state: bytes,
 ) -> bytes:
-    """The bytes a link commits to: compact JSON, so they are easy to rebuild offline."""
-    return json.dumps(
-        [
-            int(notification_id),
-            str(UUID(str(originator_id))),
-            int(originator_version),
-            topic,
-            hashlib.sha256(bytes(state)).hexdigest(),
-        ],
-        separators=(",", ":"),
-    ).encode("utf-8")
+    """The bytes a link commits to: compact JSON (`json.dumps(..., separators=(",", ":"))` of
+    [id, uuid, version, topic, sha256 hex of the state]), so they are easy to rebuild offline.
+    Written out by hand: only the topic can need escaping, and it is one of a few."""
+    uuid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+    return (
+        f'[{int(notification_id)},"{uuid}",{int(originator_version)},{_json_text(topic)},'
+        f'"{hashlib.sha256(state).hexdigest()}"]'
+    ).encode("ascii")
+
+
+@lru_cache(maxsize=256)
+def _json_text(text: str) -> str:
+    return json.dumps(text)
 
 
 def chain_link(
