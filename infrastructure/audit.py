@@ -19,23 +19,11 @@ from psycopg.rows import dict_row, tuple_row
 
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.projections.audit_chain import chain_link, genesis, org_of
+from infrastructure.sql.composed import composed
 
 Problem = Literal["altered", "removed", "inserted"]
 
-CHAIN_WITH_ROWS = (
-    "SELECT c.seq, c.notification_id, c.originator_id, c.originator_version, c.link, "  # noqa: S608
-    "e.notification_id AS e_notification_id, e.originator_id AS e_originator_id, "
-    "e.originator_version AS e_originator_version, e.topic, e.state "
-    f"FROM audit_chain c LEFT JOIN {EVENTS_TABLE} e ON e.notification_id = c.notification_id "
-    "WHERE c.org_id = %s ORDER BY c.seq"
-)
-UNCHAINED = (
-    "SELECT e.notification_id, e.originator_id, e.originator_version, e.state "  # noqa: S608
-    f"FROM {EVENTS_TABLE} e WHERE e.notification_id <= "
-    "(SELECT coalesce(max(notification_id), 0) FROM audit_chain) "
-    "AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.notification_id = e.notification_id) "
-    "ORDER BY e.notification_id"
-)
+SQL = composed("audit", events=EVENTS_TABLE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +61,7 @@ def _inserted(conn: psycopg.Connection[Any]) -> dict[UUID, BadEvent]:
     """The first unchained row at or below the chain's end, per organisation it names."""
     found: dict[UUID, BadEvent] = {}
     with conn.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(UNCHAINED):
+        for row in cur.execute(SQL["unchained"]):
             org_id = org_of(row["state"])
             if org_id is not None and org_id not in found:
                 found[org_id] = BadEvent(
@@ -87,7 +75,7 @@ def _walk(conn: psycopg.Connection[Any], org_id: UUID) -> tuple[int, str, BadEve
     """Recompute the org's links in order; stops at the first entry that does not match."""
     count, prev = 0, genesis(org_id)
     with conn.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(CHAIN_WITH_ROWS, (org_id,)):
+        for row in cur.execute(SQL["chain_with_rows"], {"org_id": org_id}):
             if row["e_notification_id"] is None:
                 problem: Problem = "removed"
             else:
@@ -125,7 +113,7 @@ def verify_all(conn: psycopg.Connection[Any]) -> list[VerifyResult]:
     """Every organisation that has a chain or an unchained (inserted) row, in id order."""
     inserted = _inserted(conn)
     with conn.cursor(row_factory=tuple_row) as cur:
-        orgs = {r[0] for r in cur.execute("SELECT DISTINCT org_id FROM audit_chain")}
+        orgs = {r[0] for r in cur.execute(SQL["chained_orgs"])}
     return [
         _result(org_id, _walk(conn, org_id), inserted.get(org_id))
         for org_id in sorted(orgs | set(inserted), key=str)
@@ -135,8 +123,5 @@ def verify_all(conn: psycopg.Connection[Any]) -> list[VerifyResult]:
 def head(conn: psycopg.Connection[Any], org_id: UUID) -> tuple[int, str]:
     """How many events the org's chain covers and its last link (the genesis value when none)."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        row = cur.execute(
-            "SELECT seq, link FROM audit_chain WHERE org_id = %s ORDER BY seq DESC LIMIT 1",
-            (org_id,),
-        ).fetchone()
+        row = cur.execute(SQL["head"], {"org_id": org_id}).fetchone()
     return (int(row[0]), str(row[1])) if row else (0, genesis(org_id))

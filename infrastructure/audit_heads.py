@@ -23,10 +23,11 @@ from infrastructure.audit import head, verify_chain
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.evidence import build_evidence_zip
 from infrastructure.files import FsspecStorage
+from infrastructure.sql import queries
 
 log = logging.getLogger(__name__)
 
-ORGS_SQL = "SELECT DISTINCT org_id FROM audit_chain ORDER BY org_id"
+ORGS_SQL = queries("audit")["chained_orgs"]
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,9 @@ from infrastructure.audit import head
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
 from infrastructure.files import FsspecStorage
 from infrastructure.projections.audit_chain import genesis
+from infrastructure.sql.composed import composed
 
-STORED_ROWS = (
-    "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608
-    f"FROM {EVENTS_TABLE} WHERE originator_id = %s ORDER BY originator_version"
-)
-RUN_LINKS = (
-    "SELECT c.seq, c.notification_id, c.originator_version, c.link, p.link AS prev_link "
-    "FROM audit_chain c LEFT JOIN audit_chain p ON p.org_id = c.org_id AND p.seq = c.seq - 1 "
-    "WHERE c.org_id = %s AND c.originator_id = %s ORDER BY c.seq"
-)
+SQL = composed("audit", events=EVENTS_TABLE)
 
 README = """Evidence bundle for export run {run_id} of organisation {org_id}
 Built {built_at}.
@@ -87,7 +80,7 @@ def _dump(value: Any) -> bytes:
 
 def _stored_rows(conn: psycopg.Connection[Any], run_id: UUID) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(STORED_ROWS, (run_id,)).fetchall()
+        rows = cur.execute(SQL["run_rows"], {"run_id": run_id}).fetchall()
     return [
         {
             "notification_id": r["notification_id"],
@@ -102,7 +95,7 @@ def _stored_rows(conn: psycopg.Connection[Any], run_id: UUID) -> list[dict[str, 
 
 def _chain(conn: psycopg.Connection[Any], org_id: UUID, run_id: UUID) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cur:
-        links = cur.execute(RUN_LINKS, (org_id, run_id)).fetchall()
+        links = cur.execute(SQL["run_links"], {"org_id": org_id, "run_id": run_id}).fetchall()
     count, head_link = head(conn, org_id)
     return {
         "org_id": str(org_id),

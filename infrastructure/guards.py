@@ -11,7 +11,10 @@ from typing import Any
 
 from domain.bufdir_export import BufdirExport
 from domain.export_run import ExportRun
+from infrastructure.sql import queries
 from infrastructure.sync_guards import SYNC_RULES
+
+SQL = queries("guards")
 
 Statement = tuple[str, dict[str, Any]]
 
@@ -25,19 +28,11 @@ def statements_for(events: Iterable[Any]) -> list[Statement]:
     return out
 
 
-OPEN_RUN = (
-    "INSERT INTO open_runs (run_id, kind, org_id, status, created_at, updated_at) "
-    "VALUES (%(run_id)s, %(kind)s, %(org_id)s, %(status)s, %(at)s, %(at)s)"
-)
-RUN_MOVED = "UPDATE open_runs SET status = %(status)s, updated_at = %(at)s WHERE run_id = %(run_id)s"
-RUN_ENDED = "DELETE FROM open_runs WHERE run_id = %(run_id)s"
-
-
 def _opened(kind: str, status: str) -> Any:
     def rule(e: Any) -> Sequence[Statement]:
         params = {"run_id": e.originator_id, "kind": kind, "org_id": e.org_id,
                   "status": status, "at": e.timestamp}
-        return [(OPEN_RUN, params)]
+        return [(SQL["open_run"], params)]
 
     return rule
 
@@ -47,20 +42,19 @@ def _moved(status: str | None) -> Any:
 
     def rule(e: Any) -> Sequence[Statement]:
         params = {"run_id": e.originator_id, "status": status or e.status, "at": e.timestamp}
-        return [(RUN_MOVED, params)]
+        return [(SQL["run_moved"], params)]
 
     return rule
 
 
 def _ended(e: Any) -> Sequence[Statement]:
-    return [(RUN_ENDED, {"run_id": e.originator_id})]
+    return [(SQL["run_ended"], {"run_id": e.originator_id})]
 
 
 def _export_requested(e: Any) -> Sequence[Statement]:
     return [*_opened("export_run", "pending")(e),
         (
-            "INSERT INTO export_run_periods (run_id, org_id, period) "
-            "VALUES (%(run_id)s, %(org_id)s, daterange(%(start)s, %(end)s, '[]'))",
+            SQL["take_period"],
             {"run_id": e.originator_id, "org_id": e.org_id, "start": e.period_start, "end": e.period_end},
         ),
     ]
@@ -69,8 +63,7 @@ def _export_requested(e: Any) -> Sequence[Statement]:
 def _export_claims_taken(e: Any) -> Sequence[Statement]:
     return [
         (
-            "INSERT INTO claim_reservations (org_id, claim_id, run_id) "
-            "SELECT %(org_id)s, unnest(%(ids)s::uuid[]), %(run_id)s",
+            SQL["take_claims"],
             {"org_id": e.actor["org_id"], "ids": e.claims["claim_id"], "run_id": e.originator_id},
         )
     ]
@@ -80,8 +73,7 @@ def _export_completed(e: Any) -> Sequence[Statement]:
     return [
         *_ended(e),
         (
-            "INSERT INTO covered_periods (run_id, org_id, period) "
-            "SELECT run_id, org_id, period FROM export_run_periods WHERE run_id = %(run_id)s",
+            SQL["cover_period"],
             {"run_id": e.originator_id},
         )
     ]
@@ -90,8 +82,8 @@ def _export_completed(e: Any) -> Sequence[Statement]:
 def _export_failed(e: Any) -> Sequence[Statement]:
     return [
         *_ended(e),
-        ("DELETE FROM claim_reservations WHERE run_id = %(run_id)s", {"run_id": e.originator_id}),
-        ("DELETE FROM export_run_periods WHERE run_id = %(run_id)s", {"run_id": e.originator_id}),
+        (SQL["free_claims"], {"run_id": e.originator_id}),
+        (SQL["free_period"], {"run_id": e.originator_id}),
     ]
 
 

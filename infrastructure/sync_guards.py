@@ -22,6 +22,9 @@ from application.ports import ScheduledSyncTaken, SyncAlreadyRunning
 from domain.schedules import idempotency_key
 from domain.sync_run import SyncRun
 from domain.sync_schedule import SyncSchedule
+from infrastructure.sql import queries
+
+SQL = queries("guards")
 
 Statement = tuple[str, dict[str, Any]]
 
@@ -31,8 +34,7 @@ def _scheduled_key(e: Any) -> list[Statement]:
         return []
     return [
         (
-            "INSERT INTO scheduled_sync_starts (key, run_id, org_id, integration_type, "
-            "scheduled_for) VALUES (%(key)s, %(run_id)s, %(org_id)s, %(type)s, %(at)s)",
+            SQL["scheduled_start"],
             {
                 "key": idempotency_key(e.org_id, e.integration_type, e.scheduled_for),
                 "run_id": e.originator_id,
@@ -46,8 +48,7 @@ def _scheduled_key(e: Any) -> list[Statement]:
 
 def _guard_row(e: Any, running: bool) -> Statement:
     return (
-        "INSERT INTO running_syncs (run_id, org_id, integration_type, started_at, running) "
-        "VALUES (%(run_id)s, %(org_id)s, %(type)s, %(at)s, %(running)s)",
+        SQL["sync_started"],
         {
             "run_id": e.originator_id,
             "org_id": e.org_id,
@@ -65,25 +66,20 @@ def _started(e: Any) -> Sequence[Statement]:
 def _linked(e: Any) -> Sequence[Statement]:
     return [
         (
-            "UPDATE running_syncs SET export_run_id = %(export)s WHERE run_id = %(run_id)s",
+            SQL["sync_linked"],
             {"run_id": e.originator_id, "export": e.export_run_id},
         )
     ]
 
 
 def _ended(e: Any) -> Sequence[Statement]:
-    return [("DELETE FROM running_syncs WHERE run_id = %(run_id)s", {"run_id": e.originator_id})]
+    return [(SQL["sync_ended"], {"run_id": e.originator_id})]
 
 
 def _configured(e: Any) -> Sequence[Statement]:
     return [
         (
-            "INSERT INTO sync_schedules (org_id, integration_type, schedule_id, cron, timezone, "
-            "period, configured_at, version) VALUES (%(org_id)s, %(type)s, %(id)s, %(cron)s, "
-            "%(tz)s, %(period)s, %(at)s, %(version)s) ON CONFLICT (org_id, integration_type) DO "
-            "UPDATE SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, "
-            "period = EXCLUDED.period, configured_at = EXCLUDED.configured_at, "
-            "version = EXCLUDED.version",
+            SQL["schedule_configured"],
             {
                 "org_id": e.org_id,
                 "type": e.integration_type,
@@ -101,7 +97,7 @@ def _configured(e: Any) -> Sequence[Statement]:
 def _removed(e: Any) -> Sequence[Statement]:
     return [
         (
-            "DELETE FROM sync_schedules WHERE org_id = %(org_id)s AND integration_type = %(type)s",
+            SQL["schedule_removed"],
             {"org_id": e.org_id, "type": e.integration_type},
         )
     ]
@@ -129,21 +125,17 @@ def refusal(app: Any, error: IntegrityError, aggregates: Sequence[Any]) -> Excep
     if constraint.startswith("scheduled_sync_starts") and run.scheduled_for is not None:
         key = idempotency_key(run.org_id, run.integration_type, run.scheduled_for)
         return ScheduledSyncTaken(
-            _one(app, "SELECT run_id FROM scheduled_sync_starts WHERE key = %s", (key,))
+            _one(app, SQL["scheduled_start_holder"], {"key": key})
         )
     if constraint.startswith("running_syncs"):
         return SyncAlreadyRunning(
-            _one(
-                app,
-                "SELECT run_id FROM running_syncs WHERE org_id = %s AND integration_type = %s "
-                "AND running",
-                (run.org_id, run.integration_type),
-            )
+            _one(app, SQL["running_sync_holder"],
+                 {"org_id": run.org_id, "type": run.integration_type})
         )
     return None
 
 
-def _one(app: Any, sql: str, params: tuple[Any, ...]) -> UUID | None:
+def _one(app: Any, sql: str, params: dict[str, Any]) -> UUID | None:
     with app.recorder.datastore.transaction(commit=False) as curs:
         curs.execute(sql, params)
         row = curs.fetchone()

@@ -1,0 +1,18 @@
+"""Named queries whose table names are settings, filled in once with `psycopg.sql`.
+
+A `.sql` file may write `{events}`; `composed("audit", events=EVENTS_TABLE)` gives every query
+of `audit.sql` with that placeholder replaced by the quoted identifier (never by string
+formatting), so no query is built with an f-string.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from infrastructure.sql import queries
+
+
+def composed(adapter: str, **identifiers: str) -> dict[str, sql.Composed]:
+    """The named queries of `<adapter>.sql` with `{name}` replaced by quoted identifiers."""
+    names = {key: sql.Identifier(value) for key, value in identifiers.items()}
+    return {name: sql.SQL(text).format(**names) for name, text in queries(adapter).items()}
