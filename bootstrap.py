@@ -9,7 +9,7 @@ sweep), `services.task_handlers()` and `services.queue()` (the worker), `service
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,25 @@ from application.bufdir_exports import BufdirExports
 from application.delivery import Deliveries, RetryPolicy
 from application.export_runs import ExportRuns
 from application.idempotency import Idempotency
-from application.ports import EventStore, RunCounters
+from application.ports import (
+    AccountingExporter,
+    ActivityRecords,
+    AuditLedger,
+    ClaimSource,
+    Clock,
+    DeliveryConnections,
+    EventStore,
+    FileStorage,
+    IdempotencyKeys,
+    LedgerClients,
+    ReportWriter,
+    RunCounters,
+    RunListing,
+    ScheduleTable,
+    SyncRunLog,
+    UpkeepTables,
+    UrlSigner,
+)
 from application.services import ApplicationServices
 from application.source_data import Downloads, SourceData
 from application.sync_accounting import AccountingSyncs
@@ -93,23 +111,43 @@ class Services:
     here for the worker, the CLI and the tests."""
 
     settings: Settings
-    database_url: str
-    env: dict[str, str]
-    pool: ConnectionPool
-    event_log: EventLog
+    #: None when every database adapter was given (unit tests over fakes).
+    database: Database | None
     store: EventStore
-    claims: PostgresClaims
-    activities: PostgresActivities
-    idempotency: PostgresIdempotencyKeys
-    files: FsspecStorage
-    signer: DownloadSigner
+    claims: ClaimSource
+    activities: ActivityRecords
+    idempotency: IdempotencyKeys
+    files: FileStorage
+    signer: UrlSigner
     jwt_secret: str
     projections: ProjectionCatchUp
     app: ApplicationServices
     upkeep: Upkeep
-    delivery_connections: PostgresDeliveryConnections
+    delivery_connections: DeliveryConnections
     #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Database:
+        if self.database is None:
+            raise RuntimeError("this service was wired without a database")
+        return self.database
+
+    @property
+    def database_url(self) -> str:
+        return self.db.url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.db.env
+
+    @property
+    def pool(self) -> ConnectionPool:
+        return self.db.pool
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.db.event_log
 
     @property
     def export_runs(self) -> ExportRuns:
@@ -160,10 +198,35 @@ class Services:
     def check_credentials_key(self) -> int:
         """At start of `serve` and `worker`: the key is there and decrypts every stored
         credential (how many); CredentialsUnavailable naming the variable otherwise."""
-        problem = getattr(self.delivery_connections.cipher, "problem", None)
+        connections = self.delivery_connections
+        if not isinstance(connections, PostgresDeliveryConnections):
+            return 0
+        problem = getattr(connections.cipher, "problem", None)
         if problem is not None:
             raise problem
-        return self.delivery_connections.verify_all()
+        return connections.verify_all()
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+
+@dataclass
+class Database:
+    """The PostgreSQL side of a wired service: one pool and the event log."""
+
+    url: str
+    env: dict[str, str]
+    pool: ConnectionPool
+    event_log: EventLog
+    store: PostgresEventStore
+
+    @classmethod
+    def open(cls, url: str, pool_size: int) -> Database:
+        pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, name="service")
+        event_log = open_event_log(url, pool_size)
+        return cls(url, eventsourcing_env(url, pool_size), pool, event_log,
+                   PostgresEventStore(event_log))
 
     def close(self) -> None:
         self.pool.close()
@@ -196,33 +259,76 @@ def bootstrap(
     database_url: str | None = None,
     store: Callable[[PostgresEventStore], EventStore] | None = None,
     counters: RunCounters | None = None,
+    event_store: EventStore | None = None,
+    claims: ClaimSource | None = None,
+    activities: ActivityRecords | None = None,
+    files: FileStorage | None = None,
+    clock: Clock | None = None,
+    idempotency_keys: IdempotencyKeys | None = None,
+    listing: RunListing | None = None,
+    freshness: ProjectionCatchUp | None = None,
+    sync_run_log: SyncRunLog | None = None,
+    schedules: ScheduleTable | None = None,
+    upkeep_tables: UpkeepTables | None = None,
+    audit_ledger: AuditLedger | None = None,
+    exporters: Sequence[AccountingExporter] | None = None,
+    report_writer: ReportWriter | None = None,
+    delivery_connections: DeliveryConnections | None = None,
+    ledger_clients: LedgerClients | None = None,
 ) -> Services:
-    """Wire everything; `store` may wrap the event store (tests use it to inject faults)."""
+    """Wire everything. Each keyword names a port and replaces its adapter (Cosmic Python's
+    bootstrap): unit tests pass fakes for all the database ones and get the real service graph
+    with no database. `store` wraps the PostgreSQL event store instead (fault injection)."""
     settings = settings or Settings()
-    url = database_url or resolve_database_url(settings)
-    env = eventsourcing_env(url, settings.pool_size)
-    pool = ConnectionPool(url, min_size=1, max_size=settings.pool_size, open=True, name="service")
-    event_log = open_event_log(url, settings.pool_size)
-    postgres_store = PostgresEventStore(event_log)
-    events: EventStore = store(postgres_store) if store else postgres_store
-    clock = SystemClock()
-    claims = PostgresClaims(pool)
-    files = FsspecStorage(settings.storage_url or f"file://{(settings.data_dir / 'files').resolve()}")
+    needs_database = None in (
+        event_store, claims, activities, idempotency_keys, listing, freshness, sync_run_log,
+        schedules, upkeep_tables, audit_ledger, delivery_connections,
+    )
+    db = None
+    if needs_database:
+        db = Database.open(database_url or resolve_database_url(settings), settings.pool_size)
+    events: EventStore
+    if event_store is not None:
+        events = event_store
+    else:
+        assert db is not None
+        events = store(db.store) if store else db.store
+    clock = clock or SystemClock()
+    files = files or FsspecStorage(
+        settings.storage_url or f"file://{(settings.data_dir / 'files').resolve()}"
+    )
     secret = settings.resolved_jwt_secret()
     signer = DownloadSigner(secret, settings.public_url, settings.download_url_ttl_seconds)
-    activities = PostgresActivities(pool, files)
-    read_models = ReadModels(pool)
-    freshness = ProjectionCatchUp(postgres_store.max_notification_id)
-    idempotency = PostgresIdempotencyKeys(pool)
-    ledger = PostgresAuditLedger(pool, postgres_store, files)
+    if db is not None:
+        claims = claims or PostgresClaims(db.pool)
+        if activities is None:
+            if not isinstance(files, FsspecStorage):
+                raise TypeError("PostgresActivities needs fsspec storage: pass activities= too")
+            activities = PostgresActivities(db.pool, files)
+        listing = listing or ReadModels(db.pool)
+        freshness = freshness or ProjectionCatchUp(db.store.max_notification_id)
+        idempotency_keys = idempotency_keys or PostgresIdempotencyKeys(db.pool)
+        audit_ledger = audit_ledger or PostgresAuditLedger(db.pool, db.store, files)
+        sync_run_log = sync_run_log or PostgresSyncRunLog(db.pool)
+        schedules = schedules or PostgresScheduleTable(db.pool)
+        upkeep_tables = upkeep_tables or PostgresUpkeepTables(db.pool)
+        delivery_connections = delivery_connections or PostgresDeliveryConnections(
+            db.pool, cipher_for(settings)
+        )
+    assert claims is not None and activities is not None and listing is not None
+    assert freshness is not None and idempotency_keys is not None and audit_ledger is not None
+    assert sync_run_log is not None and schedules is not None and upkeep_tables is not None
+    assert delivery_connections is not None
+    idempotency = idempotency_keys
+    ledger = audit_ledger
+    read_models = listing
 
     accounting_settings = AccountingSettingsBook(events)
     counters = counters or PrometheusCounters()
-    delivery_connections = PostgresDeliveryConnections(pool, cipher_for(settings))
     delivery = Deliveries(
         store=events,
         connections=delivery_connections,
-        clients=HttpLedgerClients(settings.delivery_timeout_seconds),
+        clients=ledger_clients or HttpLedgerClients(settings.delivery_timeout_seconds),
         line_source=VoucherLines(),
         clock=clock,
         settings_of=accounting_settings.for_export,
@@ -239,7 +345,7 @@ def bootstrap(
         store=events,
         claims=claims,
         files=files,
-        exporters=ExporterRegistry(default_exporters()),
+        exporters=ExporterRegistry(exporters if exporters is not None else default_exporters()),
         clock=clock,
         settings_of=accounting_settings.for_export,
         timeout=timedelta(seconds=settings.run_timeout_seconds),
@@ -249,15 +355,16 @@ def bootstrap(
     )
     bufdir_config = BufdirConfigBook(events)
     bufdir_exports = BufdirExports(
-        events, activities, bufdir_config.load, BufdirFileWriter(), files, read_models, freshness
+        events, activities, bufdir_config.load, report_writer or BufdirFileWriter(), files,
+        read_models, freshness,
     )
 
     def sync_timeout_of(integration_type: str) -> timedelta:
         seconds = settings.sync_timeouts.get(integration_type, settings.sync_timeout_seconds)
         return timedelta(seconds=seconds)
 
-    sync_runs = SyncRuns(events, PostgresSyncRunLog(pool), clock, sync_timeout_of, freshness)
-    sync_schedules = SyncSchedules(events, PostgresScheduleTable(pool), sync_runs, clock)
+    sync_runs = SyncRuns(events, sync_run_log, clock, sync_timeout_of, freshness)
+    sync_schedules = SyncSchedules(events, schedules, sync_runs, clock)
     app = ApplicationServices(
         export_runs=export_runs,
         bufdir_exports=bufdir_exports,
@@ -272,7 +379,7 @@ def bootstrap(
         delivery=delivery,
     )
     upkeep = Upkeep(
-        PostgresUpkeepTables(pool),
+        upkeep_tables,
         export_runs,
         bufdir_exports,
         sync_runs,
@@ -287,10 +394,7 @@ def bootstrap(
     )
     return Services(
         settings=settings,
-        database_url=url,
-        env=env,
-        pool=pool,
-        event_log=event_log,
+        database=db,
         store=events,
         claims=claims,
         activities=activities,

@@ -19,10 +19,10 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from application.ports import FileStorage
 from infrastructure.audit import head, verify_chain
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.evidence import build_evidence_zip
-from infrastructure.files import FsspecStorage
 from infrastructure.sql import queries
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def log_heads(conn: psycopg.Connection[Any]) -> list[ChainHead]:
 
 
 class PostgresAuditLedger:
-    def __init__(self, pool: ConnectionPool, store: PostgresEventStore, files: FsspecStorage) -> None:
+    def __init__(self, pool: ConnectionPool, store: PostgresEventStore, files: FileStorage) -> None:
         self.pool = pool
         self.store = store
         self.files = files

@@ -21,9 +21,9 @@ from psycopg.rows import dict_row
 
 from application.delivery import delivery_in_history
 from application.export_runs import claims_in_history
+from application.ports import FileStorage
 from infrastructure.audit import head
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
-from infrastructure.files import FsspecStorage
 from infrastructure.projections.audit_chain import genesis
 from infrastructure.sql.composed import composed
 
@@ -117,7 +117,7 @@ def _chain(conn: psycopg.Connection[Any], org_id: UUID, run_id: UUID) -> dict[st
 def build_evidence_zip(
     conn: psycopg.Connection[Any],
     store: PostgresEventStore,
-    files: FsspecStorage,
+    files: FileStorage,
     org_id: UUID,
     run_id: UUID,
 ) -> bytes:

@@ -8,14 +8,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.accounting import ExporterRegistry
 from application.export_runs import ExportRuns
 from application.ports import ClaimRecord, NotFound
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import ExportRunStatus, ExportTarget, RunAlreadyExists
 from domain.shared import Actor, Period
 from domain.vouchers import ExportRefused
-from tests.unit.fakes import CsvExporter, FakeClaims, FakeEventStore, FakeStorage, FixedClock
+from tests.unit.fakes import CsvExporter, FakeEventStore, FakeStorage, FixedClock, fake_services
 
 ORG = uuid4()
 ACTOR = Actor("coordinator-1", ORG, "req-1")
@@ -36,12 +35,14 @@ class Refusing(CsvExporter):
 
 
 def service(exporter: Any = None, claims: list[ClaimRecord] = ()) -> tuple[ExportRuns, FakeEventStore, FakeStorage, FixedClock]:  # type: ignore[assignment]
-    store, storage, clock = FakeEventStore(), FakeStorage(), FixedClock()
-    source = FakeClaims((ORG, c) for c in claims)
-    source.reserved_by = store
-    exporters = ExporterRegistry([exporter or CsvExporter("xledger"), CsvExporter("dynamics")])
-    runs = ExportRuns(store, source, storage, exporters, clock, timeout=timedelta(minutes=15))
-    return runs, store, storage, clock
+    """The export runs of the real bootstrap over fakes (run timeout: 15 minutes)."""
+    clock = FixedClock()
+    services = fake_services(
+        claims=((ORG, c) for c in claims), clock=clock,
+        exporters=[exporter or CsvExporter("xledger"), CsvExporter("dynamics")],
+    )
+    assert isinstance(services.store, FakeEventStore) and isinstance(services.files, FakeStorage)
+    return services.app.export_runs, services.store, services.files, clock
 
 
 def test_request_queues_the_run_in_the_same_save() -> None:
