@@ -22,50 +22,12 @@ from psycopg_pool import ConnectionPool
 from application.activities import ActivityRecord
 from application.ports import StoredFile
 from infrastructure.files import FsspecStorage
+from infrastructure.sql import queries
 
 STREAM_BATCH = 2000
 ID_CHUNK = 1000
 
-UPSERT = """
-INSERT INTO activities (org_id, id, date, activity_type, participants, municipality,
-                        description, duration_minutes, extra, end_date, contact_mode)
-SELECT %(org_id)s, * FROM unnest(%(ids)s::text[], %(dates)s::date[], %(types)s::text[],
-                               %(participants)s::int[], %(municipalities)s::text[],
-                               %(descr)s::text[], %(durations)s::int[], %(extras)s::jsonb[],
-                               %(end_dates)s::date[], %(contact_modes)s::text[])
-ON CONFLICT (org_id, id) DO UPDATE SET
-    date = EXCLUDED.date, activity_type = EXCLUDED.activity_type,
-    participants = EXCLUDED.participants, municipality = EXCLUDED.municipality,
-    description = EXCLUDED.description, duration_minutes = EXCLUDED.duration_minutes,
-    extra = EXCLUDED.extra, end_date = EXCLUDED.end_date,
-    contact_mode = EXCLUDED.contact_mode, updated_at = now()
-"""
-
-SELECT_PERIOD = """
-SELECT id, date, activity_type, participants, municipality, description, duration_minutes, extra,
-       end_date, contact_mode
-FROM activities WHERE org_id = %(org_id)s AND date BETWEEN %(start)s AND %(end)s
-ORDER BY date, id
-"""
-
-COUNT_PERIOD = (
-    "SELECT count(*) FROM activities WHERE org_id = %(org_id)s "
-    "AND date BETWEEN %(start)s AND %(end)s"
-)
-
-UPSERT_ATTACHMENT = """
-INSERT INTO activity_attachments (org_id, activity_id, name, storage_path, content_type,
-                                  size_bytes, sha256)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (org_id, activity_id, name) DO UPDATE SET
-    storage_path = EXCLUDED.storage_path, content_type = EXCLUDED.content_type,
-    size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, uploaded_at = now()
-"""
-
-SELECT_ATTACHMENTS = """
-SELECT activity_id, name, storage_path FROM activity_attachments
-WHERE org_id = %s AND activity_id = ANY(%s) ORDER BY activity_id, name
-"""
+SQL = queries("activities")
 
 
 def _as_activity(row: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +48,7 @@ class PostgresActivities:
             return 0
         with self.pool.connection() as conn:
             conn.execute(
-                UPSERT,
+                SQL["upsert"],
                 {
                     "org_id": org_id,
                     "ids": [a.id for a in activities],
@@ -105,14 +67,12 @@ class PostgresActivities:
 
     def exists(self, org_id: UUID, activity_id: str) -> bool:
         with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM activities WHERE org_id = %s AND id = %s", (org_id, activity_id)
-            ).fetchone()
+            row = conn.execute(SQL["exists"], {"org_id": org_id, "id": activity_id}).fetchone()
         return row is not None
 
     def count(self, org_id: UUID, start: date, end: date) -> int:
         with self.pool.connection() as conn:
-            row = conn.execute(COUNT_PERIOD, {"org_id": org_id, "start": start, "end": end}
+            row = conn.execute(SQL["count_period"], {"org_id": org_id, "start": start, "end": end}
                                ).fetchone()
         return int(row[0]) if row else 0
 
@@ -122,7 +82,7 @@ class PostgresActivities:
             name=name, row_factory=dict_row
         ) as cur:
             cur.itersize = STREAM_BATCH
-            cur.execute(SELECT_PERIOD, {"org_id": org_id, "start": start, "end": end})
+            cur.execute(SQL["period"], {"org_id": org_id, "start": start, "end": end})
             for row in cur:
                 yield _as_activity(row)
 
@@ -130,11 +90,11 @@ class PostgresActivities:
         self, org_id: UUID, activity_id: str, name: str, stored: StoredFile
     ) -> None:
         with self.pool.connection() as conn:
-            conn.execute(
-                UPSERT_ATTACHMENT,
-                (org_id, activity_id, name, stored.path, stored.content_type,
-                 stored.size_bytes, stored.sha256),
-            )
+            conn.execute(SQL["upsert_attachment"], {
+                "org_id": org_id, "activity_id": activity_id, "name": name, "path": stored.path,
+                "content_type": stored.content_type, "size": stored.size_bytes,
+                "sha256": stored.sha256,
+            })
 
     def attachments(
         self, org_id: UUID, activity_ids: Iterable[str]
@@ -144,7 +104,9 @@ class PostgresActivities:
         ids = list(activity_ids)
         for i in range(0, len(ids), ID_CHUNK):
             with self.pool.connection() as conn:
-                rows = conn.execute(SELECT_ATTACHMENTS, (org_id, ids[i : i + ID_CHUNK])).fetchall()
+                rows = conn.execute(
+                    SQL["attachments"], {"org_id": org_id, "ids": ids[i : i + ID_CHUNK]}
+                ).fetchall()
             for activity_id, name, path in rows:
                 yield from self._local(activity_id, name, path)
 

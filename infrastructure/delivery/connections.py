@@ -13,45 +13,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from application.ports import DeliveryConnection, NotFound
+from infrastructure.sql import queries
 
 #: First half of the two-key advisory lock; the second half comes from the run id.
 LOCK_CLASS = 1_480_014
 
-SAVE = """
-INSERT INTO delivery_connections (org_id, target, settings, credentials, configured_by,
-                                  configured_at, next_check_at)
-VALUES (%(org_id)s, %(target)s, %(settings)s, %(credentials)s, %(by)s, now(), NULL)
-ON CONFLICT (org_id, target) DO UPDATE SET
-    settings = EXCLUDED.settings,
-    credentials = COALESCE(%(new_credentials)s, delivery_connections.credentials),
-    configured_by = EXCLUDED.configured_by,
-    configured_at = EXCLUDED.configured_at
-"""
-RECORD_CHANGE = """
-INSERT INTO delivery_connection_changes (org_id, target, settings, credentials_changed, changed_by)
-VALUES (%(org_id)s, %(target)s, %(settings)s, %(changed)s, %(by)s)
-"""
-GET = """
-SELECT org_id, target, settings, configured_at, configured_by, health_ok, health_at,
-       health_message, health_failures, next_check_at
-FROM delivery_connections WHERE org_id = %s AND target = %s
-"""
-CREDENTIALS = "SELECT credentials FROM delivery_connections WHERE org_id = %s AND target = %s"
-RECORD_HEALTH = """
-UPDATE delivery_connections SET health_ok = %(ok)s, health_at = %(at)s,
-    health_message = %(message)s, health_failures = %(failures)s, next_check_at = %(next)s
-WHERE org_id = %(org_id)s AND target = %(target)s
-"""
-DUE = """
-SELECT org_id, target FROM delivery_connections
-WHERE (settings->>'enabled')::boolean AND (next_check_at IS NULL OR next_check_at <= %s)
-ORDER BY next_check_at NULLS FIRST LIMIT 100
-"""
-HEALTH_COUNTS = """
-SELECT target, CASE WHEN health_ok IS NULL THEN 'unknown' WHEN health_ok THEN 'ok'
-       ELSE 'failing' END, count(*)
-FROM delivery_connections WHERE (settings->>'enabled')::boolean GROUP BY 1, 2
-"""
+SQL = queries("delivery_connections")
 
 
 class Cipher(Protocol):
@@ -86,13 +53,13 @@ class PostgresDeliveryConnections:
                 "credentials": token or b"", "new_credentials": token, "by": configured_by,
                 "changed": token is not None,
             }
-            conn.execute(SAVE, params)
-            conn.execute(RECORD_CHANGE, params)
+            conn.execute(SQL["save"], params)
+            conn.execute(SQL["record_change"], params)
         return self.get(org_id, target)
 
     def get(self, org_id: UUID, target: str) -> DeliveryConnection:
         with self.pool.connection() as conn:
-            row = conn.execute(GET, (org_id, target)).fetchone()
+            row = conn.execute(SQL["get"], {"org_id": org_id, "target": target}).fetchone()
         if row is None:
             raise NotFound(org_id)
         health = None
@@ -108,7 +75,7 @@ class PostgresDeliveryConnections:
 
     def credentials(self, org_id: UUID, target: str) -> dict[str, str]:
         with self.pool.connection() as conn:
-            row = conn.execute(CREDENTIALS, (org_id, target)).fetchone()
+            row = conn.execute(SQL["credentials"], {"org_id": org_id, "target": target}).fetchone()
         if row is None:
             raise NotFound(org_id)
         return self.cipher.decrypt(bytes(row[0]))
@@ -118,41 +85,40 @@ class PostgresDeliveryConnections:
         next_check_at: datetime, failures: int,
     ) -> None:
         with self.pool.connection() as conn:
-            conn.execute(RECORD_HEALTH, {
+            conn.execute(SQL["record_health"], {
                 "ok": ok, "at": at, "message": message[:500], "failures": failures,
                 "next": next_check_at, "org_id": org_id, "target": target,
             })
 
     def due_for_health(self, now: datetime) -> list[tuple[UUID, str]]:
         with self.pool.connection() as conn:
-            return [(r[0], r[1]) for r in conn.execute(DUE, (now,))]
+            return [(r[0], r[1]) for r in conn.execute(SQL["due_for_health"], {"now": now})]
 
     def health_counts(self) -> list[tuple[str, str, int]]:
         with self.pool.connection() as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(HEALTH_COUNTS)]
+            return [(r[0], r[1], r[2]) for r in conn.execute(SQL["health_counts"])]
 
     @contextlib.contextmanager
     def hold_delivery(self, run_id: UUID) -> Iterator[bool]:
         """A session advisory lock on a connection kept for the whole delivery: a killed
         worker's session ends and PostgreSQL releases the lock with it."""
+        lock = {"class": LOCK_CLASS, "key": lock_key(run_id)}
         with self.pool.connection() as conn:
             conn.autocommit = True
-            got = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, lock_key(run_id))
-            ).fetchone()
+            got = conn.execute(SQL["try_lock"], lock).fetchone()
             held = bool(got and got[0])
             try:
                 yield held
             finally:
                 if held:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, lock_key(run_id)))
+                    conn.execute(SQL["unlock"], lock)
                 conn.autocommit = False
 
     def verify_all(self) -> int:
         """Decrypt every stored credential (start-up check); raises the cipher's problem."""
         count = 0
         with self.pool.connection() as conn:
-            for (token,) in conn.execute("SELECT credentials FROM delivery_connections"):
+            for (token,) in conn.execute(SQL["all_credentials"]):
                 self.cipher.decrypt(bytes(token))
                 count += 1
         return count
@@ -160,13 +126,10 @@ class PostgresDeliveryConnections:
     def rotate_all(self) -> int:
         """Re-encrypt every credential with the first key, in one transaction."""
         with self.pool.connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT org_id, target, credentials FROM delivery_connections FOR UPDATE"
-            ).fetchall()
+            rows = conn.execute(SQL["all_credentials_for_update"]).fetchall()
             for org_id, target, token in rows:
-                conn.execute(
-                    "UPDATE delivery_connections SET credentials = %s WHERE org_id = %s "
-                    "AND target = %s",
-                    (self.cipher.rotate(bytes(token)), org_id, target),
-                )
+                conn.execute(SQL["replace_credentials"], {
+                    "credentials": self.cipher.rotate(bytes(token)), "org_id": org_id,
+                    "target": target,
+                })
         return len(rows)
