@@ -331,7 +331,7 @@ def bootstrap(
         clients=ledger_clients or HttpLedgerClients(settings.delivery_timeout_seconds),
         line_source=VoucherLines(),
         clock=clock,
-        settings_of=accounting_settings.for_export,
+        settings_of=accounting_settings.for_export_as_of,
         allowed_hosts=settings.allowed_delivery_hosts,
         retry=RetryPolicy(
             attempts=settings.delivery_retry_attempts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -75,3 +76,18 @@ class AccountingSettingsBook:
             return self.get(org_id).view()
         except NotFound:
             return None
+
+    def for_export_as_of(self, org_id: UUID, at: datetime | None) -> ExportSettings | None:
+        """The settings as they stood at `at` (when a run's file was written): a delivery
+        retried after the mapping changed posts the file's lines, never different ones."""
+        if at is None:
+            return self.for_export(org_id)
+        settings_id = AccountingSettings.create_id(org_id)
+        try:
+            seen = [e.version for e in self.store.history(settings_id) if e.timestamp <= at]
+        except NotFound:
+            return None
+        if not seen:
+            return None
+        found = self.store.get(settings_id, version=max(seen))
+        return found.view() if isinstance(found, AccountingSettings) else None

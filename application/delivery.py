@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -45,7 +46,7 @@ from domain.delivery import (
     validate_connection,
     validate_credentials,
 )
-from domain.export_run import ExportRun, taken_claims
+from domain.export_run import ExportRun, claim_rows
 from domain.shared import Actor
 from domain.vouchers import ExportRefused
 
@@ -53,6 +54,15 @@ log = logging.getLogger(__name__)
 
 SYSTEM_SUB = "system:delivery"
 T = TypeVar("T")
+
+
+class AmbiguousLines(ExportRefused):
+    """Two lines of a run cannot be told apart when read back: posting could not be exactly
+    once, so nothing is posted."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__("ambiguous_lines", "two lines of the run cannot be told apart")
+        self.count = count
 
 
 def delivery_in_history(history: Iterable[RecordedEvent]) -> dict[str, Any] | None:
@@ -113,7 +123,7 @@ class Deliveries:
         clients: LedgerClients,
         line_source: DeliveryLineSource,
         clock: Clock,
-        settings_of: Callable[[UUID], Any],
+        settings_of: Callable[[UUID, datetime | None], Any],
         allowed_hosts: Iterable[str],
         retry: RetryPolicy | None = None,
         batch_size: int = 100,
@@ -238,25 +248,30 @@ class Deliveries:
             self._deliver(run)
 
     def _deliver(self, run: ExportRun) -> None:
+        """Lines first (they need no connection), so every failure knows how many lines the
+        run holds: a scheduled sync counts lines, never claims."""
         actor = system_actor(SYSTEM_SUB, run.org_id, f"delivery:{run.id}")
         target = run.target.value
+        try:
+            lines = self._lines(run)
+        except ExportRefused as refused:
+            count = refused.count if isinstance(refused, AmbiguousLines) else None
+            self._fail(run, refused.code, str(refused), actor, None, count)
+            return
         try:
             conn = self.connections.get(run.org_id, target)
             if not conn.settings.get("enabled"):
                 raise DeliveryRefused(f"delivery to {target} is disabled for this organisation")
             credentials = self.connections.credentials(run.org_id, target)
-            lines = self._lines(run, conn)
         except NotFound:
-            self._fail(run, "not_configured", f"no {target} connection is stored", actor, None)
+            self._fail(run, "not_configured", f"no {target} connection is stored", actor, None,
+                       len(lines))
             return
         except CredentialsUnavailable as problem:
-            self._fail(run, "credentials_unavailable", str(problem), actor, None)
-            return
-        except ExportRefused as refused:
-            self._fail(run, refused.code, str(refused), actor, None)
+            self._fail(run, "credentials_unavailable", str(problem), actor, None, len(lines))
             return
         except DeliveryRefused as refused:
-            self._fail(run, refused.code, str(refused), actor, None)
+            self._fail(run, refused.code, str(refused), actor, None, len(lines))
             return
         client = self.clients.open(target, conn.settings, credentials)
         try:
@@ -269,13 +284,20 @@ class Deliveries:
             client.close()
         self._record_health(conn, True, "delivery succeeded")
 
-    def _lines(self, run: ExportRun, conn: DeliveryConnection) -> list[DeliveryLine]:
-        claims = list(taken_claims(self.store.stream(run.id)))
-        lines: list[DeliveryLine] = self.line_source.lines(
-            run.target.value, run, claims, self.settings_of(run.org_id), conn.settings
-        )
+    def _lines(self, run: ExportRun) -> list[DeliveryLine]:
+        """The lines of the run's file: its claims booked with the settings as they stood when
+        the file was written, so a retry after a settings change posts no different line."""
+        claims: list[dict[str, Any]] = []
+        written_at = None
+        for e in self.store.stream(run.id):
+            if isinstance(e, ExportRun.ClaimsTaken):  # type: ignore[attr-defined]
+                claims.extend(claim_rows(e.claims))
+            elif isinstance(e, ExportRun.Completed):  # type: ignore[attr-defined]
+                written_at = e.timestamp
+        settings = self.settings_of(run.org_id, written_at)
+        lines: list[DeliveryLine] = self.line_source.lines(run.target.value, run, claims, settings)
         if len({line.key for line in lines}) != len(lines):
-            raise ExportRefused("ambiguous_lines", "two lines of the run cannot be told apart")
+            raise AmbiguousLines(len(lines))
         return lines
 
     def _post_all(

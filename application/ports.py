@@ -504,8 +504,8 @@ class DeliveryConnections(Protocol):
 
 class DeliveryLineSource(Protocol):
     def lines(
-        self, target: str, run: Any, claims: Iterable[dict[str, Any]], settings: Any,
-        connection: dict[str, Any],
+        self, target: str, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> list[Any]:
-        """The run's vouchers as DeliveryLines, exactly as its file books them."""
+        """The run's vouchers as DeliveryLines, exactly as its file books them (from the
+        settings the file was built from, not today's)."""
         ...

@@ -101,7 +101,7 @@ def _settle_with_delivery(run: SyncRun, export: ExportRun, actor: Actor) -> bool
     file alone is not a successful accounting sync."""
     delivery = export.delivery or {}
     posted = int(delivery.get("lines_posted") or 0)
-    total = int(delivery.get("lines_total") or 0)
+    total = delivery.get("lines_total")
     if delivery.get("status") == DeliveryStatus.DELIVERED.value:
         run.complete(posted, 0, None, actor)
         return True
@@ -111,7 +111,9 @@ def _settle_with_delivery(run: SyncRun, export: ExportRun, actor: Actor) -> bool
             f"Export run {export.id} completed but its delivery failed: "
             f"{error.get('code', 'unknown')}: {error.get('message', '')}"
         )
-        failed = max(total - posted, 0) if total else export.record_count
+        # Lines the ledger lacks; only when not even the lines could be built (the run's
+        # settings are gone) is the run's claim count the best measure left.
+        failed = max(int(total) - posted, 0) if total is not None else export.record_count
         run.fail(posted, failed, message, actor)  # sanitised by the domain
         return True
     return False

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     credentials_key: SecretStr | None = None
     #: Hosts delivery endpoints may use (comma-separated; ports are not part of the match).
     delivery_hosts: str | None = None
-    delivery_batch_size: int = Field(default=100, gt=0, le=1000)
+    #: Lines per request: Business Central takes at most 100 requests in one $batch (Xledger
+    #: at most 500 nodes in one mutation).
+    delivery_batch_size: int = Field(default=100, gt=0, le=100)
     delivery_retry_attempts: int = Field(default=8, gt=0)
     delivery_retry_initial_seconds: float = Field(default=0.5, gt=0)
     delivery_retry_max_seconds: float = Field(default=60, gt=0)

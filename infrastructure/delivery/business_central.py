@@ -5,8 +5,11 @@
 - The journal is found by its `code`; lines are posted to
   `companies({company})/journals({journal id})/journalLines`, one request per line, sent
   together in OData JSON `$batch` requests (one plain POST when a batch holds one line).
-- Only fields the page accepts: no `journalDisplayName` (read-only), no `currencyCode` (not
-  on the page; amounts are NOK), dimensions as `dimensionSetLines` (deep insert).
+- Only fields the page accepts: no `journalDisplayName` (its OnValidate raises an error), no
+  `currencyCode` (not on the page; amounts are NOK), no `accountType` (the page's OnNewRecord
+  sets "G/L Account"; the API spells enum values XML-encoded, `G_x002F_L_x0020_Account`, so
+  leaving it out is the one spelling that cannot be wrong), dimensions as `dimensionSetLines`
+  (`code`, `valueCode`: the writable fields of APIV2DimensionSetLines.Page.al; deep insert).
 - Read-back filters the journal's lines by the run's document numbers.
 """
 
@@ -39,8 +42,7 @@ def odata_text(value: str) -> str:
 
 
 def line_body(line: DeliveryLine, dimension_code: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "accountType": "G/L Account",
+    body: dict[str, Any] = {  # no accountType: the page's OnNewRecord sets G/L Account
         "accountNumber": line.account,
         "postingDate": line.posting_date.isoformat(),
         "documentNumber": line.document,

@@ -47,8 +47,7 @@ def document_number(prefix: str | None, run_id: Any, voucher: int) -> str:
 
 class VoucherLines:
     def lines(
-        self, target: str, run: Any, claims: Iterable[dict[str, Any]], settings: Any,
-        connection: dict[str, Any],
+        self, target: str, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> list[DeliveryLine]:
         claims = reiterable(claims)
         valid = check(claims, settings)

@@ -1,10 +1,16 @@
-"""Xledger GraphQL API (`https://www.xledger.net/graphql`), token authorisation.
+"""Xledger GraphQL API (`https://www.xledger.net/graphql`), `Authorization: token <api token>`.
 
-GL import items are added with the `addGLImportItems(inputs: [{node: ...}])` mutation, the
-shape public clients of the API use (omniboost/go-xledger `AddGLImportItemsInputNode`:
-`account {code}`, `amount`, `postedDate`, `text`, `transactionSource {code}`, `taxRule {code}`).
+Checked against public sources (docs/delivery.md, "Sources"):
+- the mutation `addGLImportItems(inputs: [AddGLImportItemsInput!]!)`, each input
+  `{clientId, node}`, at most 500 nodes (Xledger's help centre on mass mutations);
+- `account {code}`, `amount`, `postedDate`, `text`, `transactionSource {code}`, `taxRule {code}`,
+  `glObject1 {code}` and `extIdentifier` are fields of AddGLImportItemsInputNode (Xledger's
+  schema as introspected by grasp-labs/ds-provider-xledger-py-lib; omniboost/go-xledger's
+  `GLImportItemInput`); `extIdentifier` is also a field of the stored GLImportItem;
+- errors carry `code`, e.g. `BAD_REQUEST.BURST_RATE_LIMIT_REACHED` (xledger/graphql-samples).
 Each line carries the claim's ImpSystemRef as `extIdentifier`; a retried delivery reads the
-import items back by those references (`glImportItems(filter: {extIdentifier_in: …})`).
+import items back by it with Xledger's suffix-style filter (`modifiedAt_gte` in Xledger's own
+sample; `extIdentifier_in` follows that style and is the one name no public source showed).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ mutation Add($inputs: [AddGLImportItemsInput!]!) {
   addGLImportItems(inputs: $inputs) { edges { node { dbId } } }
 }"""
 TEXT_MAX = 250
+#: Errors that pass: Xledger's burst rate limit (20 requests per 5 s) and its credit quota
+#: (`errors[].code` as Xledger's own sample reads it), and a server that is unavailable.
+TRANSIENT_CODES = ("BURST_RATE_LIMIT", "INSUFFICIENT_CREDITS", "SERVICE_UNAVAILABLE")
 REFS_PER_QUERY = 500
 
 
@@ -78,11 +87,12 @@ class XledgerClient:
                 errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
             )
             message = sanitise(first.get("message"), self._secrets)
-            code = str((first.get("extensions") or {}).get("code", "")).upper()
-            if code in ("UNAUTHENTICATED", "UNAUTHORIZED"):
+            code = str(first.get("code") or (first.get("extensions") or {}).get("code") or "")
+            code = code.upper()
+            if any(word in code for word in ("UNAUTHENTICATED", "UNAUTHORIZED")):
                 raise CredentialsRefused(message)
-            if code in ("RATE_LIMITED", "SERVICE_UNAVAILABLE"):
-                raise DeliveryUnavailable(message)
+            if any(word in code for word in TRANSIENT_CODES):
+                raise DeliveryUnavailable(f"{code}: {message}")
             raise DeliveryRefused(message)
         data = body.get("data")
         if not isinstance(data, dict):
@@ -119,4 +129,7 @@ class XledgerClient:
         return found
 
     def post(self, lines: Sequence[DeliveryLine]) -> None:
-        self._graphql(ADD, {"inputs": [{"node": node_of(line)} for line in lines]})
+        self._graphql(ADD, {"inputs": [
+            {"clientId": str(number), "node": node_of(line)}
+            for number, line in enumerate(lines, start=1)
+        ]})

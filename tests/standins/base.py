@@ -25,7 +25,8 @@ class DropConnection(Exception):
 class Faults:
     """Answers to give instead of the real ones, consumed one per API request."""
 
-    script: list[tuple[int, float | None]] = field(default_factory=list)
+    #: One entry per request: (status, Retry-After) answers instead; None answers normally.
+    script: list[tuple[int, float | None] | None] = field(default_factory=list)
     drop_after_store: int = 0  # this many storing requests lose their answer
     post_delay_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -30,6 +30,7 @@ READ_ONLY = frozenset({"id", "journalDisplayName", "lastModifiedDateTime"})
 LENGTHS = {"documentNumber": 20, "externalDocumentNumber": 35, "description": 100,
            "accountNumber": 20}
 PAGE_SIZE = 1000
+MAX_BATCH = 100
 FILTER = re.compile(r"documentNumber ge '([^']*)' and documentNumber le '([^']*)'")
 
 
@@ -133,7 +134,10 @@ class BusinessCentral:
         answers = []
         pattern = re.compile(
             rf"companies\({re.escape(self.company_id)}\)/journals\(([^)]+)\)/journalLines")
-        for part in (await request.json()).get("requests", []):
+        parts = (await request.json()).get("requests", [])
+        if len(parts) > MAX_BATCH:
+            return odata_error(400, "BadRequest", f"at most {MAX_BATCH} requests in a batch")
+        for part in parts:
             match = pattern.fullmatch(part.get("url", ""))
             if part.get("method") != "POST" or match is None:
                 answers.append({"id": part.get("id"), "status": 404, "body": {
@@ -170,11 +174,14 @@ class BusinessCentral:
             return 400, {"error": {"code": "Internal_RecordNotFound", "message":
                 "The G/L Account does not exist. Identification fields and values: "
                 f"No.='{body.get('accountNumber')}'"}}
-        dims = body.get("dimensionSetLines", [])
-        if not isinstance(dims, list) or any(set(d) - {"code", "valueCode", "id", "valueId"}
-                                              for d in dims):
+        dims = body.get("dimensionSetLines", [])  # writable: APIV2DimensionSetLines.Page.al
+        if not isinstance(dims, list) or any(
+                not isinstance(d, dict) or set(d) - {"code", "valueCode", "id", "valueId",
+                                                     "displayName", "valueDisplayName"}
+                for d in dims):
             return 400, {"error": {"code": "BadRequest", "message": "bad dimensionSetLines"}}
         row = {k: v for k, v in body.items() if k != "dimensionSetLines"}
+        row.setdefault("accountType", "G/L Account")  # the page's OnNewRecord
         with self.lock:
             row.update(id=str(uuid.uuid4()), journalId=journal,
                        lineNumber=(len(self.lines) + 1) * 10000,
