@@ -234,6 +234,15 @@ class Deliveries:
         self.store.save(run, jobs=[Job(DELIVER_TASK, {"run_id": str(run.id)})])
         return run
 
+    def requeue_orphaned(self, older_than_seconds: int) -> list[UUID]:
+        """The sweep: a delivery left pending or delivering with no live job (its job failed
+        for good, or was lost) is queued again, once; it resumes by reading the ledger."""
+        requeued = [run_id for run_id in self.connections.orphaned_deliveries(older_than_seconds)
+                    if self.connections.requeue_delivery(run_id)]
+        if requeued:
+            log.warning("queued %d orphaned deliveries again", len(requeued))
+        return requeued
+
     def deliver(self, run_id: UUID) -> None:
         """Post the run's missing lines; safe to run again and from several workers at once."""
         with self.connections.hold_delivery(run_id) as held:

@@ -501,6 +501,15 @@ class DeliveryConnections(Protocol):
         Released when the holder ends, however it ends (a killed worker's session closes)."""
         ...
 
+    def orphaned_deliveries(self, older_than_seconds: int) -> list[UUID]:
+        """Runs whose delivery is pending or delivering, untouched that long, with no queued
+        or running job (from guard rows written with the events, not a read model)."""
+        ...
+
+    def requeue_delivery(self, run_id: UUID) -> bool:
+        """Queue the run's delivery job again; False when a job is already waiting for it."""
+        ...
+
 
 class DeliveryLineSource(Protocol):
     def lines(

@@ -4,7 +4,8 @@ The sweep (every minute) finds what a crash or a lost job left behind from the g
 tables, which are written in the append's own transaction (never from the lagging read models):
 
 - export runs running past the run timeout fail, freeing their period and claims;
-- pending export runs and open Bufdir exports with no live job are queued again;
+- pending export runs, open deliveries and open Bufdir exports with no live job are queued
+  again (a delivery resumes by reading what the ledger holds: no line twice);
 - Bufdir exports still open after the run timeout fail;
 - scheduled accounting syncs whose export run ended are settled, syncs running past their
   integration's timeout fail (releasing the guard);
@@ -142,6 +143,7 @@ class Upkeep:
         steps: list[tuple[str, Callable[[], object]]] = [
             ("stuck export runs", self.fail_stuck_export_runs),
             ("orphaned pending runs", self.requeue_orphaned_export_runs),
+            ("orphaned deliveries", self.requeue_orphaned_deliveries),
             ("bufdir exports", self.sweep_bufdir_exports),
             ("sync runs", self.sweep_sync_runs),
             ("idempotency keys", lambda: self.idempotency_keys.purge(self.idempotency_ttl_hours)),
@@ -171,6 +173,14 @@ class Upkeep:
         if ids:
             log.warning("queued %d orphaned pending runs again", len(ids))
         return ids
+
+    def requeue_orphaned_deliveries(
+        self, older_than_seconds: int = ORPHANED_AFTER_SECONDS
+    ) -> list[UUID]:
+        """Deliveries pending or posting with no live job are queued again (application/delivery.py)."""
+        if self.delivery is None:
+            return []
+        return self.delivery.requeue_orphaned(older_than_seconds)
 
     def sweep_bufdir_exports(
         self, idle_seconds: int = ORPHANED_AFTER_SECONDS

@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.bufdir_export import BufdirExport
 from domain.export_run import ExportRun
+from infrastructure.delivery.guards import DELIVERY_RULES
 from infrastructure.sql import queries
 from infrastructure.sync_guards import SYNC_RULES
 
@@ -99,4 +100,5 @@ RULES: list[tuple[type, Any]] = [
     (BufdirExport.CompletedEmpty, _ended),
     (BufdirExport.Failed, _ended),
     *SYNC_RULES,  # sync runs and schedules: infrastructure/sync_guards.py
+    *DELIVERY_RULES,  # open deliveries: infrastructure/delivery/guards.py
 ]

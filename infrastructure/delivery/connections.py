@@ -9,16 +9,20 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from application.ports import DeliveryConnection, NotFound
+from application.task_names import DELIVER_EXPORT_RUN
+from infrastructure.event_store import QUEUE
 from infrastructure.sql import queries
 
 #: First half of the two-key advisory lock; the second half comes from the run id.
 LOCK_CLASS = 1_480_014
 
 SQL = queries("delivery_connections")
+DELIVERIES = queries("deliveries")
 
 
 class Cipher(Protocol):
@@ -113,6 +117,21 @@ class PostgresDeliveryConnections:
                 if held:
                     conn.execute(SQL["unlock"], lock)
                 conn.autocommit = False
+
+    def orphaned_deliveries(self, older_than_seconds: int) -> list[UUID]:
+        params = {"older": older_than_seconds, "task": DELIVER_EXPORT_RUN}
+        with self.pool.connection() as conn:
+            return [r[0] for r in conn.execute(DELIVERIES["orphaned_deliveries"], params)]
+
+    def requeue_delivery(self, run_id: UUID) -> bool:
+        params = {"queue": QUEUE, "task": DELIVER_EXPORT_RUN, "lock": f"deliver:{run_id}",
+                  "args": Jsonb({"run_id": str(run_id)})}
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(DELIVERIES["requeue_delivery"], params)
+        except psycopg.errors.UniqueViolation:
+            return False  # another sweep queued it a moment ago
+        return True
 
     def verify_all(self) -> int:
         """Decrypt every stored credential (start-up check); raises the cipher's problem."""

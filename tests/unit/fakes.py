@@ -363,6 +363,12 @@ class FakeDeliveryConnections:
     def hold_delivery(self, run_id: UUID) -> contextlib.AbstractContextManager[bool]:
         return contextlib.nullcontext(True)
 
+    def orphaned_deliveries(self, older_than_seconds: int) -> list[UUID]:
+        return []
+
+    def requeue_delivery(self, run_id: UUID) -> bool:
+        return True
+
 
 #: Unit tests write nothing to disk: a data directory that cannot be created fails loudly.
 NO_DATA_DIR = Path("/nonexistent/export-service-unit-tests")
