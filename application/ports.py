@@ -494,7 +494,10 @@ class DeliveryConnections(Protocol):
         next_check_at: datetime, failures: int,
     ) -> None: ...
 
-    def due_for_health(self, now: datetime) -> list[tuple[UUID, str]]: ...
+    def due_for_health(self, now: datetime) -> list[tuple[UUID, str]]:
+        """Connections due for a health check, claimed for this caller (two overlapping health
+        jobs never check one connection twice)."""
+        ...
 
     def hold_delivery(self, run_id: UUID) -> AbstractContextManager[bool]:
         """A lock held while one worker posts a run's lines: True when this caller got it.

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -54,16 +55,24 @@ def raw_postgres(url: str, commits: int) -> float:
         return time.perf_counter() - started
 
 
-def main() -> None:
-    # Not a TemporaryDirectory: the embedded server is stopped when this process exits, and
-    # it needs its data directory for that.
-    tmp = tempfile.mkdtemp(prefix="bench-delivery-")
-    admin = os.environ.get("DATABASE_URL") or start_embedded(Path(tmp) / "pg")
+@dataclass
+class Figures:
+    lines: int
+    distinct: int
+    seconds: float
+    requests: dict[str, int]
+    floor_seconds: float
+    status: str
+
+
+def measure(admin: str, data_dir: Path, claims: int = CLAIMS) -> Figures:
+    """Deliver one run of `claims` claims (two lines each) to the stand-in; the raw floor is
+    one INSERT commit per batch on the same server."""
     url = ensure_database(admin, f"bench_delivery_{uuid4().hex[:8]}")
     migrate(url)
     batch = int(os.environ.get("EXPORT_SERVICE_DELIVERY_BATCH_SIZE", "100"))
     settings = Settings(
-        data_dir=Path(tmp) / "data", jwt_secret=SecretStr("b" * 40), demo_data=False,
+        data_dir=data_dir, jwt_secret=SecretStr("b" * 40), demo_data=False,
         delivery_hosts="127.0.0.1", delivery_batch_size=batch,
     )
     services = bootstrap(settings, database_url=url)
@@ -76,36 +85,46 @@ def main() -> None:
         ClaimRecord(uuid4(), f"v-{i % 300}", date(2025, 1, 14),
                     approved + timedelta(seconds=i), "reise", f"{100 + i % 900}.50", "NOK",
                     f"Reise {i}")
-        for i in range(CLAIMS)
+        for i in range(claims)
     ])
-    with serve(standin.app()) as base:
-        services.app.delivery.configure(org_id, "dynamics", {
-            "endpoint": base, "token_url": f"{base}/{TENANT}/oauth2/v2.0/token",
-            "tenant_id": TENANT, "environment": "production",
-            "company_id": standin.company_id, "journal": "UTLEGG",
-            "credentials": {"client_id": standin.client_id,
-                            "client_secret": standin.client_secret},
-        }, actor)
-        run_id = services.export_runs.request_export(
-            org_id, Period(date(2025, 1, 1), date(2025, 1, 31)), ExportTarget.DYNAMICS, actor)
-        services.export_runs.execute(run_id)
-        before = dict(standin.requests)
-        started = time.perf_counter()
-        services.app.delivery.deliver(run_id)
-        elapsed = time.perf_counter() - started
-    run = services.store.get(run_id)
+    try:
+        with serve(standin.app()) as base:
+            services.app.delivery.configure(org_id, "dynamics", {
+                "endpoint": base, "token_url": f"{base}/{TENANT}/oauth2/v2.0/token",
+                "tenant_id": TENANT, "environment": "production",
+                "company_id": standin.company_id, "journal": "UTLEGG",
+                "credentials": {"client_id": standin.client_id,
+                                "client_secret": standin.client_secret},
+            }, actor)
+            run_id = services.export_runs.request_export(
+                org_id, Period(date(2025, 1, 1), date(2025, 1, 31)), ExportTarget.DYNAMICS, actor)
+            services.export_runs.execute(run_id)
+            before = dict(standin.requests)
+            started = time.perf_counter()
+            services.app.delivery.deliver(run_id)
+            elapsed = time.perf_counter() - started
+        run = services.store.get(run_id)
+        status = str(run.delivery["status"]) if run.delivery else "none"
+    finally:
+        services.close()
     requests = {k: v - before.get(k, 0) for k, v in standin.requests.items()}
-    lines = len(standin.lines)
     keys = {(r["documentNumber"], r["externalDocumentNumber"], r["accountNumber"],
              r["amount"]) for r in standin.lines}
-    floor = raw_postgres(url, (lines + batch - 1) // batch)
-    services.close()
-    print(f"delivery: {run.delivery['status']}, {lines} lines ({len(keys)} distinct) in "
-          f"{elapsed:.2f} s = {lines / elapsed:,.0f} lines/s (target < 60 s)")
-    print(f"requests to the stand-in during delivery: {sum(requests.values())} {requests}")
-    print(f"raw PostgreSQL, {(lines + batch - 1) // batch} commits of one batch row: "
-          f"{floor:.3f} s")
-    if lines != 2 * CLAIMS or len(keys) != lines:
+    floor = raw_postgres(url, (len(standin.lines) + batch - 1) // batch)
+    return Figures(len(standin.lines), len(keys), elapsed, requests, floor, status)
+
+
+def main() -> None:
+    # Not a TemporaryDirectory: the embedded server is stopped when this process exits, and
+    # it needs its data directory for that.
+    tmp = tempfile.mkdtemp(prefix="bench-delivery-")
+    admin = os.environ.get("DATABASE_URL") or start_embedded(Path(tmp) / "pg")
+    f = measure(admin, Path(tmp) / "data")
+    print(f"delivery: {f.status}, {f.lines} lines ({f.distinct} distinct) in "
+          f"{f.seconds:.2f} s = {f.lines / f.seconds:,.0f} lines/s (target < 60 s)")
+    print(f"requests to the stand-in during delivery: {sum(f.requests.values())} {f.requests}")
+    print(f"raw PostgreSQL, one commit per batch: {f.floor_seconds:.3f} s")
+    if f.lines != 2 * CLAIMS or f.distinct != f.lines:
         raise SystemExit("lines missing or posted twice")
 
 

@@ -18,7 +18,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import event_store, export_pipeline
+from benchmarks import delivery, event_store, export_pipeline
 from infrastructure.database import start_embedded
 
 HERE = Path(__file__).resolve().parent
@@ -37,9 +37,9 @@ class Result:
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"events": 1500, "per_writer": 20, "rounds": 1, "claims_small": 200,
-                "claims_big": 2000, "runs": 2}
+                "claims_big": 2000, "runs": 2, "delivery_claims": 200}
     return {"events": 25_000, "per_writer": 150, "rounds": 5, "claims_small": 500,
-            "claims_big": 100_000, "runs": 7}
+            "claims_big": 100_000, "runs": 7, "delivery_claims": 5000}
 
 
 def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
@@ -70,6 +70,15 @@ def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
                           f"< {target} s, RSS < 200 MB" + (", ≤ 15× COPY" if count >= 100_000 else ""),
                           median < target and rss < 200
                           and (count < 100_000 or median <= 15 * floor)))
+    d = delivery.measure(admin, data_dir / "delivery", n["delivery_claims"])
+    requests = sum(d.requests.values())
+    out.append(Result(f"delivery of {d.lines:,} journal lines to the Business Central stand-in",
+                      f"{d.seconds:.2f} s, {requests} requests ({d.requests.get('batch', 0)} "
+                      f"$batch), each line once: {'yes' if d.distinct == d.lines else 'NO'}",
+                      f"{d.floor_seconds:.3f} s (one INSERT commit per batch)",
+                      f"{d.seconds / d.floor_seconds:.0f}× slower", "10 000 lines < 60 s",
+                      d.status == "delivered" and d.distinct == d.lines
+                      and d.seconds < 60 * d.lines / 10_000))
     return out
 
 

@@ -10,13 +10,15 @@
   sets "G/L Account"; the API spells enum values XML-encoded, `G_x002F_L_x0020_Account`, so
   leaving it out is the one spelling that cannot be wrong), dimensions as `dimensionSetLines`
   (`code`, `valueCode`: the writable fields of APIV2DimensionSetLines.Page.al; deep insert).
-- Read-back filters the journal's lines by the run's document numbers.
+- Read-back filters the journal's lines by the run's document numbers, then the G/L entries
+  (`generalLedgerEntries`, APIV2 page 30018: `documentNumber`, no external document number)
+  for documents the accountant posted from the journal meanwhile.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -118,6 +120,9 @@ class BusinessCentralClient:
         return f"{self.company_path}/journals({self.journal_id()})/journalLines"
 
     def present(self, lines: Sequence[DeliveryLine]) -> set[str]:
+        """Lines still in the journal, and lines whose document the accountant has posted
+        since (G/L entries keep the document number; a posted document is whole, so all its
+        lines count as present: a retry never posts them a second time)."""
         if not lines:
             return set()
         wanted = {line.key for line in lines}
@@ -126,19 +131,28 @@ class BusinessCentralClient:
             f"documentNumber ge {odata_text(documents[0])} and "
             f"documentNumber le {odata_text(documents[-1])}"
         )
-        url: str | None = f"{self.service}/{self._lines_path()}?$filter={flt}&$select={PAGE_FIELDS}"
         found: set[str] = set()
+        for row in self._rows(f"{self.service}/{self._lines_path()}?$filter={flt}&$select={PAGE_FIELDS}"):
+            key = line_key(
+                str(row.get("documentNumber", "")), str(row.get("externalDocumentNumber", "")),
+                str(row.get("accountNumber", "")), Decimal(str(row.get("amount", 0))),
+            )
+            if key in wanted:
+                found.add(key)
+        missing = {line.document for line in lines if line.key not in found}
+        if missing:
+            url = (f"{self.service}/{self.company_path}/generalLedgerEntries?$filter={flt}"
+                   "&$select=documentNumber")
+            posted = {str(row.get("documentNumber", "")) for row in self._rows(url)} & missing
+            found |= {line.key for line in lines if line.document in posted}
+        return found
+
+    def _rows(self, url: str | None) -> Iterator[dict[str, Any]]:
+        """Every row of an OData collection, following `@odata.nextLink`."""
         while url:
             body = self._get(url)
-            for row in body.get("value", []):
-                key = line_key(
-                    str(row.get("documentNumber", "")), str(row.get("externalDocumentNumber", "")),
-                    str(row.get("accountNumber", "")), Decimal(str(row.get("amount", 0))),
-                )
-                if key in wanted:
-                    found.add(key)
+            yield from body.get("value", [])
             url = body.get("@odata.nextLink")
-        return found
 
     def post(self, lines: Sequence[DeliveryLine]) -> None:
         dimension_code = str(self.settings.get("dimension_code") or "")

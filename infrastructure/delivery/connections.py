@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from application.ports import DeliveryConnection, NotFound
 from application.task_names import DELIVER_EXPORT_RUN
+from domain.delivery import HEALTH_INTERVAL
 from infrastructure.event_store import QUEUE
 from infrastructure.sql import queries
 
@@ -95,8 +96,10 @@ class PostgresDeliveryConnections:
             })
 
     def due_for_health(self, now: datetime) -> list[tuple[UUID, str]]:
+        """The connections due for a check, claimed: nobody else gets them for 15 minutes."""
+        params = {"now": now, "claim_until": now + HEALTH_INTERVAL}
         with self.pool.connection() as conn:
-            return [(r[0], r[1]) for r in conn.execute(SQL["due_for_health"], {"now": now})]
+            return [(r[0], r[1]) for r in conn.execute(SQL["due_for_health"], params)]
 
     def health_counts(self) -> list[tuple[str, str, int]]:
         with self.pool.connection() as conn:

@@ -30,9 +30,16 @@ UPDATE delivery_connections SET health_ok = %(ok)s, health_at = %(at)s,
 WHERE org_id = %(org_id)s AND target = %(target)s
 
 -- name: due_for_health
-SELECT org_id, target FROM delivery_connections
-WHERE (settings->>'enabled')::boolean AND (next_check_at IS NULL OR next_check_at <= %(now)s)
-ORDER BY next_check_at NULLS FIRST LIMIT 100
+-- Claims the connections due: their next check moves on by the interval before anyone checks,
+-- so two overlapping health jobs never check one connection twice (record_health then sets
+-- the real next check, with backoff after a failure).
+UPDATE delivery_connections c SET next_check_at = %(claim_until)s
+FROM (SELECT org_id, target FROM delivery_connections
+      WHERE (settings->>'enabled')::boolean AND (next_check_at IS NULL OR next_check_at <= %(now)s)
+      ORDER BY next_check_at NULLS FIRST LIMIT 100
+      FOR UPDATE SKIP LOCKED) AS due
+WHERE c.org_id = due.org_id AND c.target = due.target
+RETURNING c.org_id, c.target
 
 -- name: health_counts
 SELECT target, CASE WHEN health_ok IS NULL THEN 'unknown' WHEN health_ok THEN 'ok'

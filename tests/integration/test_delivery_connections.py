@@ -151,3 +151,50 @@ def test_the_health_check_runs_at_most_every_15_minutes(
     assert shown.json()["health"]["ok"] is False
     assert "CredentialsRefused" in shown.json()["health"]["message"]
     assert standin.total_requests == before + 1
+
+
+def test_overlapping_health_jobs_never_check_one_connection_twice(services: Services) -> None:
+    """Two health jobs at once (a slow one and the next minute's) claim disjoint connections."""
+    import threading
+    from datetime import UTC, datetime
+
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        for _ in range(40):
+            conn.execute("INSERT INTO delivery_connections (org_id, target, settings, credentials, "
+                         "configured_by) VALUES (%s, 'xledger', '{\"enabled\": true}', "
+                         "'\\x00'::bytea, 'test')", (uuid4(),))
+    now = datetime.now(UTC)
+    claimed: list[list[tuple[object, str]]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claim(slot: int) -> None:
+        start.wait()
+        for _ in range(3):
+            claimed[slot].extend(services.delivery_connections.due_for_health(now))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = claimed[0] + claimed[1]
+    assert len(everything) == 40 and len(set(everything)) == 40
+    assert services.delivery_connections.due_for_health(now) == []
+
+
+def test_connection_health_is_in_metrics_without_organisation_ids(
+    services: Services, client, org: Tokens, xl: tuple[Xledger, str]  # noqa: F811
+) -> None:
+    standin, url = xl
+    assert client.put(f"/v1/orgs/{org.org_id}/delivery/xledger", json=xl_connection(standin, url),
+                      headers=org.header(Role.ADMIN)).status_code == 200
+    text = client.get("/metrics").text
+    assert 'export_service_delivery_connections{health="ok",target="xledger"} 1.0' in text
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("UPDATE delivery_connections SET next_check_at = now() - interval '1 s'")
+    standin.revoke()
+    assert services.app.delivery.check_due() == 1
+    text = client.get("/metrics").text
+    assert 'export_service_delivery_connections{health="failing",target="xledger"} 1.0' in text
+    assert 'health="ok"' not in text
+    assert str(org.org_id) not in text and standin.api_token not in text

@@ -1,6 +1,7 @@
 """What a delivery counts and posts when things change around it: a scheduled sync counts lines
 in every failure path, a retry after the accounting settings changed posts the file's lines
-(never new ones beside the old), and Xledger's burst rate limit is waited out."""
+(never new ones beside the old), a retry after the accountant posted the journal posts none of
+the posted lines again, and Xledger's burst rate limit is waited out."""
 
 from __future__ import annotations
 
@@ -59,8 +60,9 @@ def test_a_retry_after_the_settings_changed_posts_the_files_lines_only(
 ) -> None:
     standin, url = bc
     claims = prepare(client, org, "dynamics", bc_connection(standin, url), claims=6)
-    # Journal lookup, read-back and the first $batch pass; the second $batch is refused.
-    standin.faults.script = [None, None, None, (400, None)]
+    # Journal lookup, read-back (journal, G/L entries) and the first $batch pass; the second
+    # $batch is refused.
+    standin.faults.script = [None, None, None, None, (400, None)]
     run_id = request_run(client, org, "dynamics")
     drain_queue(services)
     failed = run_of(client, org, run_id)["delivery"]
@@ -94,3 +96,24 @@ def test_xledger_burst_rate_limit_is_waited_out(
     keys = xl_keys(standin)
     assert set(keys.values()) == {1} and len(standin.items) == 16
     assert Counter(Decimal(r["amount"]) > 0 for r in standin.items) == {True: 8, False: 8}
+
+
+def test_a_retry_after_the_journal_was_posted_posts_only_the_missing_documents(
+    services: Services, client, org: Tokens, bc: tuple[BusinessCentral, str]  # noqa: F811
+) -> None:
+    standin, url = bc
+    claims = prepare(client, org, "dynamics", bc_connection(standin, url), claims=6)
+    standin.faults.script = [None, None, None, None, (400, None)]  # the second $batch refused
+    run_id = request_run(client, org, "dynamics")
+    drain_queue(services)
+    assert run_of(client, org, run_id)["delivery"]["status"] == "failed"
+    assert standin.post_journal() == 10  # the accountant posts what arrived: 5 documents
+    assert client.post(f"/v1/orgs/{org.org_id}/export-runs/{run_id}/delivery",
+                       headers=org.header()).status_code == 202
+    drain_queue(services)
+    assert run_of(client, org, run_id)["delivery"]["status"] == "delivered"
+    in_ledger = Counter(e["documentNumber"] for e in standin.entries)
+    in_journal = Counter(r["documentNumber"] for r in standin.lines)
+    assert not set(in_ledger) & set(in_journal), "a posted document was posted again"
+    assert sum(in_ledger.values()) + sum(in_journal.values()) == 2 * len(claims)
+    assert set(in_journal.values()) == {2}  # the one missing voucher: expense + counter line

@@ -61,6 +61,18 @@ def test_a_key_that_does_not_decrypt_the_stored_credentials_stops_the_worker(
     assert malformed.exit_code == 2 and "is not a valid key" in malformed.output
 
 
+def test_serve_with_a_wrong_key_stops_before_serving_naming_the_variable(
+    client, org: Tokens, xl: tuple[Xledger, str], db_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    store_connection(client, org, *xl)
+    # An address no server can bind: were the check skipped, serve would fail, never hang.
+    result = CliRunner().invoke(app, ["serve", "--host", "256.0.0.1"], env={
+        "DATABASE_URL": db_url, "EXPORT_SERVICE_CREDENTIALS_KEY": Fernet.generate_key().decode()})
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "EXPORT_SERVICE_CREDENTIALS_KEY does not decrypt" in lines[0]
+
+
 def test_rotating_the_key_re_encrypts_every_credential(
     services: Services, client, org: Tokens, xl: tuple[Xledger, str],  # noqa: F811
     db_url: str, tmp_path: Path,

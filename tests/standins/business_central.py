@@ -1,6 +1,7 @@
 """A Business Central stand-in: OAuth2 client credentials, journals found by code, journal lines
 as APIV2JournalLines.Page.al accepts them (read-only and unknown fields refused, Code/Text
-lengths of table 81), dimensionSetLines by deep insert, OData JSON $batch, paging."""
+lengths of table 81), dimensionSetLines by deep insert, OData JSON $batch, paging, and the
+journal posted on demand into G/L entries (APIV2 generalLedgerEntries)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class BusinessCentral:
     journals: dict[str, str] = field(default_factory=lambda: {"UTLEGG": str(uuid.uuid4())})
     faults: Faults = field(default_factory=Faults)
     lines: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)  # posted: G/L entries
     requests: dict[str, int] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     accounts: set[str] | None = None  # the chart of accounts; None accepts any number
@@ -55,6 +57,22 @@ class BusinessCentral:
         """The secret is rotated at the vendor: old tokens and the old secret stop working."""
         self.client_secret = "rotated-" + secrets.token_hex(8)
         self.tokens.clear()
+
+    def post_journal(self) -> int:
+        """The accountant posts the journal: its lines become G/L entries (document number,
+        account, debit/credit; no external document number) and leave the journal."""
+        with self.lock:
+            for row in self.lines:
+                amount = Decimal(row["amount"])
+                self.entries.append({
+                    "id": str(uuid.uuid4()), "entryNumber": len(self.entries) + 1,
+                    "postingDate": row.get("postingDate"), "documentNumber": row["documentNumber"],
+                    "accountNumber": row["accountNumber"], "description": row.get("description", ""),
+                    "debitAmount": float(max(amount, Decimal(0))),
+                    "creditAmount": float(max(-amount, Decimal(0))),
+                })
+            moved, self.lines[:] = len(self.lines), []
+        return moved
 
     def count(self, kind: str) -> None:
         with self.lock:
@@ -111,6 +129,15 @@ class BusinessCentral:
         if skip + PAGE_SIZE < len(rows):
             body["@odata.nextLink"] = str(request.url.include_query_params(**{"$skip": skip + PAGE_SIZE}))
         return JSONResponse(body)
+
+    async def entries_get(self, request: Request) -> Response:
+        self.count("entries_get")
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        match = FILTER.fullmatch(request.query_params.get("$filter", ""))
+        rows = [r for r in self.entries
+                if match is None or match.group(1) <= r["documentNumber"] <= match.group(2)]
+        return JSONResponse({"value": rows})
 
     async def lines_post(self, request: Request) -> Response:
         self.count("lines_post")
@@ -203,6 +230,7 @@ class BusinessCentral:
         return Starlette(routes=[
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             Route(company + "/journals", self.journals_get, methods=["GET"]),
+            Route(company + "/generalLedgerEntries", self.entries_get, methods=["GET"]),
             Route(company + "/journals({journal})/journalLines", self.lines_get, methods=["GET"]),
             Route(company + "/journals({journal})/journalLines", self.lines_post, methods=["POST"]),
             Route(base + "/$batch", self.batch, methods=["POST"]),
