@@ -55,6 +55,19 @@ def test_a_sync_whose_delivery_fails_before_posting_counts_lines_not_claims(
     assert standin.lines == []
 
 
+def test_a_sync_whose_delivery_fails_half_way_counts_the_lines_posted_and_the_rest(
+    services: Services, client, org: Tokens, bc: tuple[BusinessCentral, str], db_url: str  # noqa: F811
+) -> None:
+    standin, url = bc
+    setup(client, org, standin, url)
+    # Journal lookup, read-back (journal, G/L entries), the first $batch; the second is refused.
+    standin.faults.script = [None, None, None, None, (400, None)]
+    sync = scheduled_sync(services, client, org, db_url, claims=6)
+    assert sync["status"] == "failed", sync
+    assert (sync["records_processed"], sync["records_failed"]) == (10, 2)
+    assert len(standin.lines) == 10
+
+
 def test_a_retry_after_the_settings_changed_posts_the_files_lines_only(
     services: Services, client, org: Tokens, bc: tuple[BusinessCentral, str]  # noqa: F811
 ) -> None:
