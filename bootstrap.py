@@ -40,6 +40,7 @@ from application.ports import (
     RunCounters,
     RunListing,
     ScheduleTable,
+    ServiceFlags,
     SyncRunLog,
     UpkeepTables,
     UrlSigner,
@@ -76,6 +77,7 @@ from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSuper
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
 from infrastructure.queue import TaskHandlers, build_queue, run_worker
 from infrastructure.read_models import ReadModels
+from infrastructure.service_flags import PostgresServiceFlags
 from infrastructure.settings import Settings
 
 __all__ = ["Operations", "Services", "Settings", "bootstrap", "migrate_database",
@@ -124,6 +126,7 @@ class Services:
     app: ApplicationServices
     upkeep: Upkeep
     delivery_connections: DeliveryConnections
+    flags: ServiceFlags
     #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -275,6 +278,7 @@ def bootstrap(
     report_writer: ReportWriter | None = None,
     delivery_connections: DeliveryConnections | None = None,
     ledger_clients: LedgerClients | None = None,
+    service_flags: ServiceFlags | None = None,
 ) -> Services:
     """Wire everything. Each keyword names a port and replaces its adapter (Cosmic Python's
     bootstrap): unit tests pass fakes for all the database ones and get the real service graph
@@ -282,7 +286,7 @@ def bootstrap(
     settings = settings or Settings()
     needs_database = None in (
         event_store, claims, activities, idempotency_keys, listing, freshness, sync_run_log,
-        schedules, upkeep_tables, audit_ledger, delivery_connections,
+        schedules, upkeep_tables, audit_ledger, delivery_connections, service_flags,
     )
     db = None
     if needs_database:
@@ -315,10 +319,11 @@ def bootstrap(
         delivery_connections = delivery_connections or PostgresDeliveryConnections(
             db.pool, cipher_for(settings)
         )
+        service_flags = service_flags or PostgresServiceFlags(db.pool)
     assert claims is not None and activities is not None and listing is not None
     assert freshness is not None and idempotency_keys is not None and audit_ledger is not None
     assert sync_run_log is not None and schedules is not None and upkeep_tables is not None
-    assert delivery_connections is not None
+    assert delivery_connections is not None and service_flags is not None
     idempotency = idempotency_keys
     ledger = audit_ledger
     read_models = listing
@@ -406,6 +411,7 @@ def bootstrap(
         app=app,
         upkeep=upkeep,
         delivery_connections=delivery_connections,
+        flags=service_flags,
     )
 
 

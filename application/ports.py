@@ -392,6 +392,16 @@ class AuditLedger(Protocol):
         ...
 
 
+class ServiceFlags(Protocol):
+    """One-off facts about this installation, e.g. that the demo data was loaded."""
+
+    def is_set(self, name: str) -> bool: ...
+
+    def set(self, name: str) -> None:
+        """Record the fact (setting it again changes nothing)."""
+        ...
+
+
 class RunCounters(Protocol):
     """Counters an operator watches (per process)."""
 

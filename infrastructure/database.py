@@ -10,7 +10,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 
+from infrastructure.sql import queries
+from infrastructure.sql.composed import query
+
 log = logging.getLogger(__name__)
+
+SQL = queries("database")
 
 
 def start_embedded(data_dir: Path) -> str:
@@ -65,9 +70,9 @@ def _forget_dead_users(pgdata: Path) -> None:
 def ensure_database(admin_url: str, dbname: str) -> str:
     """Create `dbname` on the server of `admin_url` if missing; return its URL."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        exists = conn.execute(SQL["database_exists"], {"dbname": dbname}).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+            conn.execute(query("database", "create_database", dbname=dbname))
     return with_dbname(admin_url, dbname)
 
 

@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
 from infrastructure.projections.runner import lags
+from infrastructure.sql import queries
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
 
@@ -48,12 +49,6 @@ LATE_CORRECTIONS = Gauge(
     "Corrections of claims that arrived after an export run took them (not applied)",
 )
 
-RUNS_BY_STATUS = "SELECT status, count(*) FROM export_runs GROUP BY 1"
-CONNECTIONS_BY_HEALTH = """
-SELECT target, CASE WHEN health_ok IS NULL THEN 'unknown' WHEN health_ok THEN 'ok'
-       ELSE 'failing' END, count(*)
-FROM delivery_connections WHERE (settings->>'enabled')::boolean GROUP BY 1, 2
-"""
 SYNC_RUNS_BY_STATUS = Gauge(
     "export_service_sync_runs", "Sync runs of all organisations by status (read model)", ["status"]
 )
@@ -69,20 +64,13 @@ QUEUE_OLDEST_AGE = Gauge(
     "How long the oldest job that is due has been waiting (0 when none waits)",
 )
 
-OUTCOMES = {
-    "SELECT status, count(*) FROM sync_run_log GROUP BY 1": SYNC_RUNS_BY_STATUS,
-    "SELECT status, count(*) FROM bufdir_audit_log GROUP BY 1": BUFDIR_EXPORTS_BY_STATUS,
+SQL = queries("metrics")
+#: Runs by status, one gauge per read model.
+BY_STATUS = {
+    "export_runs_by_status": EXPORT_RUNS_BY_STATUS,
+    "sync_runs_by_status": SYNC_RUNS_BY_STATUS,
+    "bufdir_exports_by_status": BUFDIR_EXPORTS_BY_STATUS,
 }
-QUEUE_DEPTH = (
-    "SELECT task_name, status::text, count(*) FROM procrastinate_jobs "
-    "WHERE status IN ('todo', 'doing') GROUP BY 1, 2"
-)
-#: A job's deferral time is its `deferred` event; a job scheduled for later is not waiting yet.
-OLDEST_DUE = (
-    "SELECT coalesce(extract(epoch FROM now() - min(greatest(e.at, coalesce(j.scheduled_at, e.at)))), 0) "
-    "FROM procrastinate_jobs j JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred' "
-    "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())"
-)
 
 
 class PrometheusCounters:
@@ -106,16 +94,14 @@ def refresh_gauges(pool: ConnectionPool) -> None:
     with contextlib.suppress(psycopg.Error), pool.connection() as conn:
         for lag in lags(conn):
             PROJECTION_LAG.labels(lag.name).set(lag.lag)
-        for status, count in conn.execute(RUNS_BY_STATUS):
-            EXPORT_RUNS_BY_STATUS.labels(status).set(count)
-        DELIVERY_CONNECTIONS.clear()
-        for target, health, count in conn.execute(CONNECTIONS_BY_HEALTH):
-            DELIVERY_CONNECTIONS.labels(target, health).set(count)
-        for query, gauge in OUTCOMES.items():
-            for status, count in conn.execute(query):
+        for query, gauge in BY_STATUS.items():
+            for status, count in conn.execute(SQL[query]):
                 gauge.labels(status).set(count)
+        DELIVERY_CONNECTIONS.clear()
+        for target, health, count in conn.execute(SQL["connections_by_health"]):
+            DELIVERY_CONNECTIONS.labels(target, health).set(count)
         refresh_queue_gauges(conn)
-        row = conn.execute("SELECT count(*) FROM late_corrections").fetchone()
+        row = conn.execute(SQL["late_corrections"]).fetchone()
         LATE_CORRECTIONS.set(row[0] if row else 0)
 
 
@@ -124,9 +110,9 @@ _queue_series: set[tuple[str, str]] = set()
 
 def refresh_queue_gauges(conn: psycopg.Connection[Any]) -> None:
     """Queue depth by task and the oldest due job's age; a series whose jobs are gone drops to 0."""
-    counts = {(task, status): count for task, status, count in conn.execute(QUEUE_DEPTH)}
+    counts = {(task, status): count for task, status, count in conn.execute(SQL["queue_depth"])}
     _queue_series.update(counts)
     for task, status in _queue_series:
         QUEUE_JOBS.labels(task, status).set(counts.get((task, status), 0))
-    row = conn.execute(OLDEST_DUE).fetchone()
+    row = conn.execute(SQL["oldest_due"]).fetchone()
     QUEUE_OLDEST_AGE.set(float(row[0]) if row else 0.0)

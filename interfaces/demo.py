@@ -38,6 +38,8 @@ CATEGORIES = {
     "materiell": ("Materiell til kurs; kopiering og porto", 60, 650),
     "parkering": ("Parkering ved {place} sykehus", 40, 260),
 }
+#: Set once the demo data is loaded: later starts leave the data as the users changed it.
+DEMO_FLAG = "demo_data"
 PLACES = ["Tromsø", "Bodø", "Trondheim", "Ålesund", "Bergen", "Stavanger", "Kristiansand", "Hamar"]
 
 def demo_settings(org: DemoOrg) -> dict[str, object]:
@@ -87,9 +89,8 @@ def load_demo(services: Services) -> bool:
 
     Every step is an upsert or records nothing when unchanged, so a start that died half-way
     simply loads again; the flag is set last."""
-    with services.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM service_flags WHERE name = 'demo_data'").fetchone():
-            return False
+    if services.flags.is_set(DEMO_FLAG):
+        return False
     today = datetime.now(UTC).date()
     for org in ORGS:
         actor = Actor("demo-loader", org.org_id, "demo-data")
@@ -100,8 +101,7 @@ def load_demo(services: Services) -> bool:
         services.app.sync_schedules.put(
             org.org_id, org.target, "0 6 2 * *", "Europe/Oslo", "previous_month", actor
         )
-    with services.pool.connection() as conn:
-        conn.execute("INSERT INTO service_flags (name) VALUES ('demo_data') ON CONFLICT DO NOTHING")
+    services.flags.set(DEMO_FLAG)
     return True
 
 

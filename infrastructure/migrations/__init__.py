@@ -10,17 +10,13 @@ from importlib import resources
 
 import psycopg
 
+from infrastructure.sql import queries
+
 log = logging.getLogger(__name__)
 
 LOCK_ID = 7_460_139_021  # advisory lock taken while migrating, so parallel starts wait
 
-LEDGER = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    checksum text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)"""
+SQL = queries("migrations")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -73,10 +69,10 @@ def checksum(sql: str) -> str:
 
 
 def _applied(conn: psycopg.Connection) -> dict[int, tuple[str, str, datetime]]:
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    exists = conn.execute(SQL["ledger_exists"]).fetchone()
     if not (exists and exists[0]):
         return {}
-    rows = conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations")
+    rows = conn.execute(SQL["applied"])
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -116,23 +112,21 @@ def migrate(url: str) -> list[str]:
 
     done: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
+        conn.execute(SQL["lock"], {"lock_id": LOCK_ID})
         try:
-            conn.execute(LEDGER)
+            conn.execute(SQL["create_ledger"])
             verify(conn)
             for version, name, sql in pending(conn):
                 with conn.transaction():
                     conn.execute(sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (version, name, checksum(sql)),
-                    )
+                    conn.execute(SQL["record"], {"version": version, "name": name,
+                                                 "checksum": checksum(sql)})
                 log.info("applied migration %s", name)
                 done.append(name)
             create_event_tables(url)
             create_tracking_tables(eventsourcing_env(url, 1))
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
+            conn.execute(SQL["unlock"], {"lock_id": LOCK_ID})
     return done
 
 

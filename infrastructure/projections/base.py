@@ -19,6 +19,8 @@ import psycopg
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import get_topic
 
+from infrastructure.sql.composed import query
+
 Statement = tuple[str, Any]
 
 
@@ -58,7 +60,7 @@ class ReadModel:
 
     def reset(self, conn: psycopg.Connection[Any]) -> None:
         for table in self.tables:
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - names are class constants
+            conn.execute(query("read_model_tables", "empty", table=table))
 
 
 class EventReadModel(ReadModel):

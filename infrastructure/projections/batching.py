@@ -15,11 +15,10 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
-from psycopg import sql
 
 from infrastructure.event_store import APP_NAME, EVENTS_TABLE
 from infrastructure.projections.base import ReadModel, Row
-from infrastructure.sql import queries
+from infrastructure.sql.composed import composed
 
 PAGE_SIZE = 1000
 #: How long a live runner waits for a NOTIFY before looking at the log anyway.
@@ -39,10 +38,8 @@ class BatchRunner:
         self.position = 0
         self.changed = threading.Condition()
         self.conn: psycopg.Connection[Any] | None = None
-        names = {"tracking": sql.Identifier(f"{model.name}_tracking"),
-                 "events": sql.Identifier(EVENTS_TABLE)}
-        self.sql = {k: sql.SQL(q).format(**names)
-                    for k, q in queries("projections").items()}
+        self.sql = composed("projections", tracking=f"{model.name}_tracking",
+                            events=EVENTS_TABLE)
         self.params: dict[str, Any] = {
             "app": APP_NAME, "size": page_size, "every": model.every_event,
             "topics": model.topics(),
@@ -51,7 +48,7 @@ class BatchRunner:
     def open(self) -> psycopg.Connection[Any]:
         if self.conn is None or self.conn.closed:
             self.conn = psycopg.connect(self.conninfo, autocommit=True)
-            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
+            self.conn.execute(self.sql["listen"])
             self.model.forget()
         return self.conn
 

@@ -17,6 +17,7 @@ from infrastructure.projections import audit_chain, bufdir_audit_log, sync_run_l
 from infrastructure.projections.base import ReadModel, TrackingTable
 from infrastructure.projections.batching import BatchRunner
 from infrastructure.projections.export_runs import ExportRunsProjection
+from infrastructure.sql.composed import query
 
 log = logging.getLogger(__name__)
 
@@ -144,18 +145,16 @@ class ProjectionCatchUp:
 
 def lags(conn: psycopg.Connection[Any]) -> list[Lag]:
     """Each read model's position and how far the log's head is ahead of it."""
-    head_row = conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}").fetchone()  # noqa: S608
+    head_row = conn.execute(query("projections", "head", events=EVENTS_TABLE)).fetchone()
     head = int(head_row[0]) if head_row else 0
     out = []
     for name in PROJECTIONS:
         table = f"{name}_tracking"
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        exists = conn.execute(query("projections", "tracking_exists"), {"table": table}).fetchone()
         position = 0
         if exists and exists[0]:
-            row = conn.execute(
-                f"SELECT max(notification_id) FROM {table} WHERE application_name = %s",  # noqa: S608
-                (APP_NAME,),
-            ).fetchone()
+            position_query = query("projections", "position", tracking=table)
+            row = conn.execute(position_query, {"app": APP_NAME}).fetchone()
             position = int(row[0]) if row and row[0] is not None else 0
         out.append(Lag(name, position, head))
     return out

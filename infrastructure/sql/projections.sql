@@ -52,3 +52,14 @@ CROSS JOIN LATERAL (
 -- name: copy_links
 COPY audit_chain (org_id, seq, notification_id, originator_id, originator_version, link)
 FROM STDIN
+
+-- name: listen
+-- Appends notify on the events table's channel; a runner waits on it when idle.
+LISTEN {events}
+
+-- name: tracking_exists
+SELECT to_regclass(%(table)s) IS NOT NULL
+
+-- name: position
+-- The projection's position (its last event committed), without locking it.
+SELECT max(notification_id) FROM {tracking} WHERE application_name = %(app)s

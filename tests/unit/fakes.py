@@ -370,6 +370,17 @@ class FakeDeliveryConnections:
         return True
 
 
+class FakeServiceFlags:
+    def __init__(self) -> None:
+        self.flags: set[str] = set()
+
+    def is_set(self, name: str) -> bool:
+        return name in self.flags
+
+    def set(self, name: str) -> None:
+        self.flags.add(name)
+
+
 #: Unit tests write nothing to disk: a data directory that cannot be created fails loudly.
 NO_DATA_DIR = Path("/nonexistent/export-service-unit-tests")
 
@@ -394,7 +405,7 @@ def fake_services(
         "listing": FakeListing(store), "freshness": ProjectionCatchUp(lambda: 0),
         "sync_run_log": FakeSyncRunLog(), "schedules": FakeScheduleTable(),
         "upkeep_tables": FakeUpkeepTables(store, clock), "audit_ledger": FakeAuditLedger(),
-        "delivery_connections": FakeDeliveryConnections(),
+        "delivery_connections": FakeDeliveryConnections(), "service_flags": FakeServiceFlags(),
         "exporters": exporters or [CsvExporter("xledger"), CsvExporter("dynamics")],
         **overrides,
     }
@@ -415,4 +426,5 @@ def _typed(tmp: Path) -> Services:
         listing=FakeListing(store), sync_run_log=FakeSyncRunLog(), schedules=FakeScheduleTable(),
         upkeep_tables=FakeUpkeepTables(store, clock), audit_ledger=FakeAuditLedger(),
         delivery_connections=FakeDeliveryConnections(), exporters=[CsvExporter("xledger")],
+        service_flags=FakeServiceFlags(),
     )

@@ -42,3 +42,13 @@ def test_identifiers_are_quoted_by_psycopg_not_formatted_in() -> None:
     assert isinstance(audit["run_rows"], sql.Composed)
     rendered = audit["run_rows"].as_string(None)
     assert '"odd""name"' in rendered and "{events}" not in rendered
+
+
+def test_one_query_takes_identifiers_and_literals_quoted_by_psycopg() -> None:
+    from infrastructure.sql.composed import query
+
+    statement = query("analytics", "create_role_login", role='x"y',
+                      verifier=sql.Literal("SCRAM-SHA-256$it's"))
+    rendered = statement.as_string(None)
+    assert rendered.startswith('CREATE ROLE "x""y" LOGIN PASSWORD ')
+    assert "'SCRAM-SHA-256$it''s'" in rendered and "{" not in rendered
