@@ -66,7 +66,13 @@ from infrastructure.delivery import HttpLedgerClients
 from infrastructure.delivery.connections import PostgresDeliveryConnections
 from infrastructure.delivery.credentials import cipher_for
 from infrastructure.delivery.lines import VoucherLines
-from infrastructure.event_store import EventLog, PostgresEventStore, open_event_log
+from infrastructure.event_store import (
+    CONNECT_TIMEOUT_SECONDS,
+    STATEMENT_TIMEOUT_SECONDS,
+    EventLog,
+    PostgresEventStore,
+    open_event_log,
+)
 from infrastructure.exporters import default_exporters
 from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
@@ -75,7 +81,7 @@ from infrastructure.migrations import ChangedMigration as ChangedMigration  # fo
 from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
-from infrastructure.queue import TaskHandlers, build_queue, run_worker
+from infrastructure.queue import TaskHandlers, WorkerHealth, build_queue, supervise_worker
 from infrastructure.read_models import ReadModels
 from infrastructure.service_flags import PostgresServiceFlags
 from infrastructure.settings import Settings
@@ -87,6 +93,7 @@ from infrastructure.upkeep import PostgresScheduleTable, PostgresUpkeepTables
 log = logging.getLogger(__name__)
 
 EMBEDDED_DBNAME = "export_service"
+POOL_WAIT_SECONDS = 3.0
 
 
 class SystemClock:
@@ -129,6 +136,7 @@ class Services:
     flags: ServiceFlags
     #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
+    worker_health: WorkerHealth = field(default_factory=WorkerHealth)
 
     @property
     def db(self) -> Database:
@@ -184,10 +192,13 @@ class Services:
 
     async def run_worker(self, name: str = "worker", concurrency: int = 2, **options: Any) -> None:
         """Recover what a crash left behind, then work the queue (`concurrency` jobs at once)
-        until cancelled."""
+        until cancelled; supervised: any failure (the database gone, the listener lost) restarts
+        it with backoff."""
         handlers = self.task_handlers()
-        queue = build_queue(self.database_url, handlers, pool_size=concurrency + 2)
-        await run_worker(queue, handlers, name=name, concurrency=concurrency, **options)
+        await supervise_worker(
+            lambda: build_queue(self.database_url, handlers, pool_size=concurrency + 2),
+            handlers, self.worker_health, name=name, concurrency=concurrency, **options,
+        )
 
     def projection_supervisor(self, names: list[str] | None = None) -> ProjectionSupervisor:
         return ProjectionSupervisor(self.env, names)
@@ -195,8 +206,9 @@ class Services:
     def refresh_metrics(self) -> None:
         refresh_gauges(self.pool)
 
-    def readiness(self) -> Callable[[], tuple[bool, str]]:
-        return readiness_of(self.database_url)
+    def readiness(self, worker: bool = False) -> Callable[[], tuple[bool, str]]:
+        """The /readyz check; with `worker` the worker of this process must be running too."""
+        return readiness_of(self.database_url, self.worker_health.alive if worker else None)
 
     def check_credentials_key(self) -> int:
         """At start of `serve` and `worker`: the key is there and decrypts every stored
@@ -226,7 +238,13 @@ class Database:
 
     @classmethod
     def open(cls, url: str, pool_size: int) -> Database:
-        pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, name="service")
+        # Bounded waits: no request hangs on a database that is gone (it gets a 503 instead).
+        pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=True, name="service",
+            timeout=POOL_WAIT_SECONDS, check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                    "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
+        )
         event_log = open_event_log(url, pool_size)
         return cls(url, eventsourcing_env(url, pool_size), pool, event_log,
                    PostgresEventStore(event_log))
@@ -236,21 +254,34 @@ class Database:
         self.event_log.close()
 
 
-def readiness_of(url: str) -> Callable[[], tuple[bool, str]]:
-    """Ready once the database answers with every migration applied (then remembered)."""
+#: Seconds a readiness probe may wait for the database before answering "not ready".
+READINESS_TIMEOUT_SECONDS = 2
+
+
+def readiness_of(
+    url: str, worker_alive: Callable[[], bool] | None = None
+) -> Callable[[], tuple[bool, str]]:
+    """Ready when the database answers now (checked on every call, with a short timeout),
+    every migration is applied (remembered once true) and, if asked, the worker runs."""
     import psycopg
 
-    state = {"ready": False}
+    migrated = {"ok": False}
 
     def check() -> tuple[bool, str]:
-        if state["ready"]:
-            return True, "ok"
         try:
-            if not is_up_to_date(url):
-                return False, "migrations not applied"
+            with psycopg.connect(
+                url, connect_timeout=READINESS_TIMEOUT_SECONDS,
+                options=f"-c statement_timeout={READINESS_TIMEOUT_SECONDS * 1000}",
+            ) as conn:
+                conn.execute("SELECT 1")
+            if not migrated["ok"]:
+                if not is_up_to_date(url):
+                    return False, "migrations not applied"
+                migrated["ok"] = True
         except psycopg.Error:
             return False, "database unreachable"
-        state["ready"] = True
+        if worker_alive is not None and not worker_alive():
+            return False, "worker not running"
         return True, "ok"
 
     return check

@@ -54,6 +54,11 @@ class ScheduledSyncTaken(GuardViolation):
         self.existing_run_id = existing_run_id
 
 
+class DatabaseUnavailable(Exception):
+    """No connection to the database within the bounded wait: the caller answers 503 and the
+    client retries later (never retried here, so no request hangs on a database that is gone)."""
+
+
 class NotFound(Exception):
     """No such thing in this organisation (or at all: the two are not told apart)."""
 

@@ -98,6 +98,7 @@ def eventsourcing_env(url: str, pool_size: int = 8) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
         "POSTGRES_MAX_WAITING": "0",
         "POSTGRES_PRE_PING": "yes",
+        "POSTGRES_CONNECT_TIMEOUT": "3",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",

@@ -19,11 +19,14 @@ from eventsourcing.persistence import (
     Transcoder,
     Transcoding,
 )
+from eventsourcing.postgres import ConnectionPool
 from eventsourcing.utils import get_topic
+from psycopg_pool import PoolTimeout
 
 from application.ports import (
     ClaimsTaken,
     ConcurrentChange,
+    DatabaseUnavailable,
     IdempotentResponse,
     Job,
     NotFound,
@@ -216,6 +219,37 @@ def translate(error: IntegrityError) -> Exception:
     return error
 
 
+class FailFastPool(ConnectionPool[Any]):
+    """The library's pool, but a wait that ran out raises DatabaseUnavailable.
+
+    The library retries every read and append 10 times on its OperationalError, which a
+    pool timeout (a psycopg OperationalError) becomes: with the database gone each request
+    then hung for 10 bounded waits (30 s and more) instead of answering 503 after one.
+    A connection lost mid-statement is still retried (it gets a fresh one, or fails fast)."""
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        try:
+            return super().getconn(timeout)
+        except PoolTimeout:
+            raise DatabaseUnavailable("no database connection within the wait") from None
+
+
+def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> None:
+    """Bounded connect and statement times on the library's pool (its settings have none:
+    its POSTGRES_CONNECT_TIMEOUT is the pool wait, not libpq's connect_timeout)."""
+    pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+    pool.__class__ = FailFastPool  # the library builds the pool itself; same state, one override
+    pool.kwargs.update(
+        connect_timeout=connect_seconds, options=f"-c statement_timeout={statement_seconds * 1000}"
+    )
+
+
+#: Seconds to establish a connection, and the longest statement (the pool wait is
+#: POSTGRES_CONNECT_TIMEOUT in infrastructure/database.py).
+CONNECT_TIMEOUT_SECONDS = 3
+STATEMENT_TIMEOUT_SECONDS = 60
+
+
 def open_event_log(url: str, pool_size: int = 8, create_table: bool = False) -> EventLog:
     from infrastructure.database import eventsourcing_env
 
@@ -224,7 +258,9 @@ def open_event_log(url: str, pool_size: int = 8, create_table: bool = False) -> 
     # No ping before each append: a dead connection fails the append's one query, and the
     # recorder retries it on a fresh connection.
     env["POSTGRES_PRE_PING"] = "no"
-    return EventLog(env=env)
+    app = EventLog(env=env)
+    bound_waits(app, CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_SECONDS)
+    return app
 
 
 def create_event_tables(url: str) -> None:

@@ -44,6 +44,9 @@ DELIVERY_CONNECTIONS = Gauge(
     "Enabled delivery connections of all organisations by target and last health check",
     ["target", "health"],
 )
+WORKER_RESTARTS = Counter(
+    "export_service_worker_restarts_total", "Times this process restarted its queue worker"
+)
 LATE_CORRECTIONS = Gauge(
     "export_service_late_corrections",
     "Corrections of claims that arrived after an export run took them (not applied)",

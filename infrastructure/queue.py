@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -14,6 +15,7 @@ import procrastinate
 from application.task_names import CRON, EXECUTE_EXPORT_RUN, SWEEP
 from infrastructure import logs
 from infrastructure.event_store import QUEUE, TRACE_KEYS
+from infrastructure.metrics import WORKER_RESTARTS
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +99,57 @@ async def recover(app: procrastinate.App, handlers: TaskHandlers) -> None:
     await procrastinate.utils.sync_to_async(handlers.sweep)
 
 
+@dataclass
+class WorkerHealth:
+    """The worker of this process as /readyz and /metrics see it."""
+
+    running: bool = False
+    restarts: int = 0
+
+    def alive(self) -> bool:
+        return self.running
+
+
+#: Backoff between worker restarts: doubles from the first to the last, then stays.
+RESTART_FIRST_SECONDS = 0.5
+RESTART_MAX_SECONDS = 10.0
+
+
+async def supervise_worker(
+    build: Callable[[], procrastinate.App],
+    handlers: TaskHandlers,
+    health: WorkerHealth,
+    name: str = "worker",
+    **options: Any,
+) -> None:
+    """Run the worker for as long as this task lives: a lost database, a failed listener or
+    any exception restarts it (a fresh queue app and pool) with backoff. Only cancelling the
+    task stops it; running jobs then get their grace period (procrastinate)."""
+    delay = RESTART_FIRST_SECONDS
+    while True:
+        try:
+            await run_worker(build(), handlers, name=name, health=health, **options)
+            log.warning("worker %s stopped by itself; restarting in %.1f s", name, delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # anything at all: the worker must come back
+            # The type only: the message of a database error may hold connection details.
+            log.error("worker %s failed (%s); restarting in %.1f s",
+                      name, type(error).__name__, delay)
+        finally:
+            health.running = False
+        health.restarts += 1
+        WORKER_RESTARTS.inc()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_MAX_SECONDS)
+
+
 async def run_worker(
     app: procrastinate.App,
     handlers: TaskHandlers,
     name: str = "worker",
     concurrency: int = 2,
+    health: WorkerHealth | None = None,
     **options: Any,
 ) -> None:
     """Recover what a crash left behind, then run up to `concurrency` jobs at once until stopped."""
@@ -110,4 +158,6 @@ async def run_worker(
             await recover(app, handlers)
         except Exception:
             log.error("recovery at worker start failed; the periodic sweep will retry", exc_info=True)
+        if health is not None:
+            health.running = True
         await app.run_worker_async(name=name, concurrency=concurrency, **options)

@@ -133,11 +133,16 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at the same time")] = 2,
+    health_host: str = "127.0.0.1",
+    health_port: Annotated[
+        int, typer.Option(help="Port of /healthz, /readyz and /metrics; 0 for none")
+    ] = 9101,
 ) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()
     _stop_on_sigterm()
     from bootstrap import Settings, bootstrap
+    from interfaces.server import run_worker_process
 
     settings = Settings()
     # Each job running at once holds a connection; keep two for the sweep and the projections.
@@ -148,13 +153,11 @@ def worker(
         services = bootstrap(settings, database_url=url)
         try:
             _check_credentials_key(services)
-            # procrastinate's handlers: SIGTERM/SIGINT let running jobs finish, then stop.
-            asyncio.run(
-                services.run_worker(
-                    name=f"worker-{os.getpid()}", concurrency=concurrency,
-                    install_signal_handlers=True,
-                )
-            )
+            # SIGTERM/SIGINT let running jobs finish (their grace period), then stop.
+            asyncio.run(run_worker_process(
+                services, health_host, health_port or None, f"worker-{os.getpid()}",
+                concurrency=concurrency,
+            ))
         finally:
             services.close()
     finally:

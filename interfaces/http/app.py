@@ -107,6 +107,8 @@ def create_app(
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except errors.DATABASE_UNAVAILABLE as exc:
+            response = await errors.unavailable(request, exc)
         except Exception as exc:  # the last line of defence: no traceback leaves the process
             response = await errors.unexpected(request, exc)
         elapsed = time.perf_counter() - started

@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventsourcing.persistence
+import procrastinate.exceptions
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import Forbidden, IdempotencyConflict, IdempotencyMismatch
-from application.ports import ConcurrentChange, CredentialsUnavailable, NotFound
+from application.ports import (
+    ConcurrentChange,
+    CredentialsUnavailable,
+    DatabaseUnavailable,
+    NotFound,
+)
 from domain.export_run import RunAlreadyExists
 from domain.shared import DomainError, TransitionNotAllowed
 
@@ -91,7 +99,31 @@ def install(app: FastAPI) -> None:
     async def no_key(_: Request, exc: CredentialsUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
+    for kind in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(kind, unavailable)
     app.add_exception_handler(Exception, unexpected)
+
+
+#: What a request meets while the database is unreachable (connection refused or lost, pool
+#: wait or connect timed out, statement cancelled): a 503 the client may retry, never a 500.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+    procrastinate.exceptions.ConnectorException,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method,
+                request.url.path)
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry later", "retry_after": RETRY_AFTER_SECONDS},
+        status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:

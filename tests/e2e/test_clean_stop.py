@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import start_service
+from tests.e2e.conftest import free_port, start_service
 from tests.e2e.test_embedded_default import postgres_processes
 
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
@@ -83,8 +84,10 @@ def test_sigint_stops_a_worker_and_its_postgres_despite_a_stale_pid(tmp_path: Pa
     assert postgres_processes(pgdata) == []
     stale = leave_a_stale_pid(pgdata)
     log_path = tmp_path / "worker.log"
+    port = free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-c", "from interfaces.cli import main; main()", "worker"],
+        [sys.executable, "-c", "from interfaces.cli import main; main()", "worker",
+         "--health-port", str(port)],
         env=env_without_database(tmp_path), stdout=log_path.open("w"), stderr=subprocess.STDOUT,
     )
     try:
@@ -93,6 +96,19 @@ def test_sigint_stops_a_worker_and_its_postgres_despite_a_stale_pid(tmp_path: Pa
             assert worker.poll() is None, log_path.read_text()[-3000:]
             time.sleep(0.2)
         assert postgres_processes(pgdata)
+        # A worker alone has its own health and metrics.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        assert ready.json() == {"status": "ready", "reason": "ok"}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "export_service_worker_restarts_total" in metrics
         assert stale not in json.loads((pgdata / ".handle_pids.json").read_text())
         worker.send_signal(signal.SIGINT)
         worker.wait(60)
