@@ -83,6 +83,7 @@ class Cluster:
 
     def stop(self) -> None:
         self._ctl("-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
 def create_cluster(tmp: Path, port: int) -> Cluster:
@@ -91,20 +92,25 @@ def create_cluster(tmp: Path, port: int) -> Cluster:
         owner = "postgres"
         if subprocess.run(["id", owner], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "--system", "--no-create-home", owner], check=True)
-    root = tmp / "pg-fault"
-    root.mkdir()
-    for part in [root, *root.parents]:
-        if str(part) in ("/", tempfile.gettempdir()):
-            break
-        part.chmod(part.stat().st_mode | 0o711)  # the postgres user must reach its directory
+    # Not under pytest's directory: every pytest session of this user makes its root private
+    # again (0700), which would lock the postgres user out of its own data mid-test.
+    root = Path(tempfile.mkdtemp(prefix="export-service-pg-fault-"))
+    root.chmod(0o711)
     data = root / "data"
     if owner:
         shutil.chown(root, owner)
-    subprocess.run(
-        [*_as_owner(owner), str(binaries() / "initdb"), "-D", str(data), "-U", "postgres",
-         "--auth=trust", "--encoding=UTF8"],
-        check=True, capture_output=True, timeout=120,
-    )
+    for _ in range(3):  # a loaded machine (shared memory, semaphores) can fail one attempt
+        done = subprocess.run(
+            [*_as_owner(owner), str(binaries() / "initdb"), "-D", str(data), "-U", "postgres",
+             "--auth=trust", "--encoding=UTF8"],
+            capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode == 0:
+            break
+        shutil.rmtree(data, ignore_errors=True)
+        time.sleep(2)
+    else:
+        raise AssertionError("initdb failed:\n" + done.stdout[-2000:] + done.stderr[-2000:])
     cluster = Cluster(binaries(), data, port, owner)
     cluster.start()
     return cluster
