@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
+import psycopg_pool
 
 from application.task_names import CRON, EXECUTE_EXPORT_RUN, SWEEP
 from infrastructure import logs
@@ -63,9 +64,25 @@ def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., A
     return run
 
 
+#: Seconds the queue waits for a connection (and to connect): a worker whose database is gone
+#: fails fast and its supervisor retries, instead of sitting in psycopg_pool's 30 s default.
+QUEUE_WAIT_SECONDS = 3.0
+
+
+class BoundedAsyncPool(psycopg_pool.AsyncConnectionPool):
+    """procrastinate opens its pool with `open(wait=True)`, whose wait is psycopg_pool's 30 s
+    default; this pool bounds that first wait too."""
+
+    async def open(self, wait: bool = False, timeout: float = QUEUE_WAIT_SECONDS) -> None:
+        await super().open(wait=wait, timeout=min(timeout, QUEUE_WAIT_SECONDS))
+
+
 def build_queue(conninfo: str, handlers: TaskHandlers, pool_size: int = 4) -> procrastinate.App:
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_size),
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo, min_size=1, max_size=pool_size, pool_factory=BoundedAsyncPool,
+            timeout=QUEUE_WAIT_SECONDS, kwargs={"connect_timeout": int(QUEUE_WAIT_SECONDS)},
+        ),
         # On stop, running jobs get this long to finish; then they are aborted and retried.
         worker_defaults={"queues": [QUEUE], "install_signal_handlers": False,
                          "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS},

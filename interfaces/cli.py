@@ -133,10 +133,11 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at the same time")] = 2,
-    health_host: str = "127.0.0.1",
-    health_port: Annotated[
-        int, typer.Option(help="Port of /healthz, /readyz and /metrics; 0 for none")
-    ] = 9101,
+    health_host: Annotated[str, typer.Option(help="Address of the health port")] = "127.0.0.1",
+    health_port: Annotated[int, typer.Option(
+        min=0, max=65535,
+        help="Serve /healthz, /readyz and /metrics of this worker on this port (0: none)",
+    )] = 0,
 ) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()

@@ -27,6 +27,12 @@ RUN_MARK = "es-test-pg-" + os.environ.setdefault("ES_TEST_RUN", uuid.uuid4().hex
 # One template per xdist worker: workers may share one server (TEST_DATABASE_URL).
 TEMPLATE = "es_test_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
+# A command or bootstrap a test runs without naming a data directory gets one of this run's,
+# never the default `.data` of the working directory (the checkout), where an embedded
+# PostgreSQL started by a test would outlive the run unseen.
+if "EXPORT_SERVICE_DATA_DIR" not in os.environ:
+    os.environ["EXPORT_SERVICE_DATA_DIR"] = tempfile.mkdtemp(prefix=RUN_MARK + "-data-")
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
@@ -71,6 +77,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"FAILED: the test run left PostgreSQL processes behind (pids {pids})", red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif os.environ["EXPORT_SERVICE_DATA_DIR"].startswith(tempfile.gettempdir() + "/" + RUN_MARK):
+        shutil.rmtree(os.environ["EXPORT_SERVICE_DATA_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,15 @@ class ValidationProblem(BaseModel):
     errors: list[FieldError] = Field(description="Each bad field with its message")
 
 
+class Unavailable(BaseModel):
+    """The service cannot do this right now (the database is unreachable): retry later."""
+
+    detail: str = Field(description="What went wrong")
+    retry_after: int | None = Field(
+        default=None, description="Seconds to wait before retrying (also the Retry-After header)"
+    )
+
+
 ERRORS: dict[int, tuple[str, type[BaseModel], dict[str, Any]]] = {
     401: ("Missing, malformed, expired or badly signed bearer token.", Problem,
           {"detail": "invalid or expired token"}),
@@ -113,10 +122,12 @@ ERRORS: dict[int, tuple[str, type[BaseModel], dict[str, Any]]] = {
     422: ("Bad input; every bad field is named.", ValidationProblem,
           {"detail": "invalid request",
            "errors": [{"field": "period_end", "message": "period_end must not be before period_start"}]}),
-    503: ("The database cannot be reached right now; retry later.", Problem,
-          {"detail": "service unavailable"}),
+    503: ("The database cannot be reached right now; retry after `Retry-After` seconds.",
+          Unavailable, {"detail": "the database is unavailable; retry later", "retry_after": 5}),
 }
 
+RETRY_AFTER = {"description": "Seconds to wait before retrying",
+               "schema": {"type": "integer"}}
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 #: Binary first: generators read the body as bytes for the first type they support.
 FILE_TYPES = ("application/octet-stream", "text/csv",
@@ -125,7 +136,7 @@ FILE_TYPES = ("application/octet-stream", "text/csv",
 READINESS_REF = {"$ref": "#/components/schemas/Readiness"}
 READINESS = {"title": "Readiness", "type": "object", "required": ["status", "reason"], "properties": {
     "status": {"type": "string", "enum": ["ready", "not ready"]},
-    "reason": {"type": "string", "description": "`ok`, or why not: `database unreachable`, ..."}}}
+    "reason": {"type": "string", "description": "`ok`, or why not: `database unreachable`, `migrations not applied`, `worker not running`"}}}
 #: Bodies that are not JSON models: (method, path) -> status -> (description, content).
 BODIES: dict[tuple[str, str], dict[int, tuple[str, dict[str, Any]]]] = {
     ("GET", "/healthz"): {
@@ -135,7 +146,7 @@ BODIES: dict[tuple[str, str], dict[int, tuple[str, dict[str, Any]]]] = {
             "example": {"status": "ok"}}}),
     },
     ("GET", "/readyz"): {
-        200: ("Ready: the database answers and every migration is applied.",
+        200: ("Ready: the database answers now, every migration is applied, the worker runs.",
               {"application/json": {"schema": READINESS_REF, "example": {"status": "ready", "reason": "ok"}}}),
         503: ("Not ready yet, or not any more; the reason says why.",
               {"application/json": {"schema": READINESS_REF,
@@ -191,7 +202,7 @@ def complete(schema: dict[str, Any]) -> None:
     _short_component_names(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Readiness"] = READINESS
-    for model in (FieldError, Problem, ValidationProblem):
+    for model in (FieldError, Problem, ValidationProblem, Unavailable):
         components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components[model.__name__].pop("$defs", None)
     components.pop("HTTPValidationError", None)
@@ -265,6 +276,8 @@ def _complete_operation(
             "description": responses.get(str(code), {}).get("description") or text,
             "content": {"application/json": {"schema": schema_, "example": example}},
         }
+        if code == 503:
+            responses[str(code)]["headers"] = {"Retry-After": RETRY_AFTER}
     for code, response in responses.items():
         if response.get("description") in (None, "", "Successful Response"):
             response["description"] = _success_text(int(code), response, components)

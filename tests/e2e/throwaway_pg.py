@@ -94,7 +94,9 @@ def create_cluster(tmp: Path, port: int) -> Cluster:
             subprocess.run(["useradd", "--system", "--no-create-home", owner], check=True)
     # Not under pytest's directory: every pytest session of this user makes its root private
     # again (0700), which would lock the postgres user out of its own data mid-test.
-    root = Path(tempfile.mkdtemp(prefix="export-service-pg-fault-"))
+    # Named after the test run: the session's last check finds its server if one is left.
+    run = os.environ.get("ES_TEST_RUN", "adhoc")
+    root = Path(tempfile.mkdtemp(prefix=f"es-test-pg-{run}-fault-"))
     root.chmod(0o711)
     data = root / "data"
     if owner:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,10 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bootstrap import Services
 from domain.export_run import ExportRunStatus, ExportTarget
@@ -42,6 +45,20 @@ def start_worker(db_url: str, tmp_path: Path, *args: str) -> tuple[subprocess.Po
         env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )
     return process, log
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric(text: str, name: str, /, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -72,11 +89,23 @@ def test_worker_runs_as_many_jobs_at_once_as_its_concurrency_and_logs_their_corr
     # Every run reads the claims table first: while it is locked, each job taken stays "doing".
     blocker = psycopg.connect(db_url)
     blocker.execute("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE")
-    worker, log = start_worker(db_url, tmp_path, "--concurrency", "3")
+    port = free_port()
+    worker, log = start_worker(db_url, tmp_path, "--concurrency", "3", "--health-port", str(port))
     try:
         assert wait_for(lambda: job_counts(db_url).get("doing") == 3, 60), job_counts(db_url)
         time.sleep(1.5)  # long enough for a fourth job to be taken if the limit were not 3
         assert job_counts(db_url) == {"doing": 3, "todo": 2}
+        # The worker alone answers for itself on its own port, with the queue as it is now.
+        health = f"http://127.0.0.1:{port}"
+        assert httpx.get(health + "/healthz", timeout=10).json() == {"status": "ok"}
+        assert httpx.get(health + "/readyz", timeout=10).json() == {"status": "ready",
+                                                                    "reason": "ok"}
+        text = httpx.get(health + "/metrics", timeout=10).text
+        queued = {status: metric(text, "export_service_queue_jobs", task="execute_export_run",
+                                 status=status) for status in ("doing", "todo")}
+        assert queued == {"doing": 3, "todo": 2}
+        assert (metric(text, "export_service_queue_oldest_job_age_seconds") or 0) >= 1.5
+        assert metric(text, "export_service_worker_restarts_total") == 0
         blocker.rollback()
 
         def all_ended() -> bool:
@@ -85,6 +114,10 @@ def test_worker_runs_as_many_jobs_at_once_as_its_concurrency_and_logs_their_corr
 
         assert wait_for(all_ended, 60)
         assert wait_for(lambda: job_counts(db_url) == {"succeeded": 5}, 30), job_counts(db_url)
+        text = httpx.get(health + "/metrics", timeout=10).text
+        finished = sum(metric(text, "export_service_export_runs_finished_total", status=status)
+                       or 0 for status in ("completed", "failed"))
+        assert finished == 5  # run outcomes counted by the process that ran them
     finally:
         blocker.close()
         worker.terminate()

@@ -111,3 +111,12 @@ def test_operations_guide_names_every_setting() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text()
     missing = sorted(n for n in setting_names() if f"`{n}`" not in guide)
     assert not missing, missing
+
+
+def test_compose_checks_each_worker_on_its_own_health_port() -> None:
+    for name, service in ours(compose()["services"]).items():
+        command = service["command"]
+        if command[0] != "worker":
+            continue
+        port = command[command.index("--health-port") + 1]
+        assert f"127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"]), name

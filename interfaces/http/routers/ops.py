@@ -16,7 +16,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers and every migration is applied."""
+    """Ready when the database answers now, every migration is applied and the worker of this
+    process (if it has one) runs."""
     check = request.app.state.readiness
     ok, reason = check()
     return JSONResponse(
