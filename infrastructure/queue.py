@@ -130,6 +130,8 @@ class WorkerHealth:
 #: Backoff between worker restarts: doubles from the first to the last, then stays.
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 10.0
+#: A worker that ran this long before it failed starts the backoff from the beginning again.
+RESTART_RESET_SECONDS = 60.0
 
 
 async def supervise_worker(
@@ -144,6 +146,7 @@ async def supervise_worker(
     task stops it; running jobs then get their grace period (procrastinate)."""
     delay = RESTART_FIRST_SECONDS
     while True:
+        started = time.monotonic()
         try:
             await run_worker(build(), handlers, name=name, health=health, **options)
             log.warning("worker %s stopped by itself; restarting in %.1f s", name, delay)
@@ -157,6 +160,8 @@ async def supervise_worker(
             health.running = False
         health.restarts += 1
         WORKER_RESTARTS.inc()
+        if time.monotonic() - started > RESTART_RESET_SECONDS:
+            delay = RESTART_FIRST_SECONDS  # it ran well for a while: this is a new failure
         await asyncio.sleep(delay)
         delay = min(delay * 2, RESTART_MAX_SECONDS)
 
