@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import ConnectionPool
 from eventsourcing.utils import get_topic
+from psycopg import sql
 from psycopg_pool import PoolTimeout
 
 from application.ports import (
@@ -227,11 +228,24 @@ class FailFastPool(ConnectionPool[Any]):
     then hung for 10 bounded waits (30 s and more) instead of answering 503 after one.
     A connection lost mid-statement is still retried (it gets a fresh one, or fails fast)."""
 
+    #: Set on each connection once, when first handed out (the library opens its first
+    #: connections before its pool's settings can be changed, so `options` may miss them).
+    statement_timeout_ms = 0
+
     def getconn(self, timeout: float | None = None) -> Any:
         try:
-            return super().getconn(timeout)
+            conn = super().getconn(timeout)
         except PoolTimeout:
             raise DatabaseUnavailable("no database connection within the wait") from None
+        if self.statement_timeout_ms and not getattr(conn, "_bounded", False):
+            try:  # the library's connections are in autocommit: this holds for the session
+                conn.execute(sql.SQL("SET statement_timeout = {}").format(
+                    sql.Literal(int(self.statement_timeout_ms))))
+            except BaseException:
+                self.putconn(conn)
+                raise
+            conn._bounded = True
+        return conn
 
     def putconn(self, conn: Any) -> None:
         """A connection that came back lost makes the pool check its idle ones at once: when
@@ -251,6 +265,7 @@ def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> 
     pool.kwargs.update(
         connect_timeout=connect_seconds, options=f"-c statement_timeout={statement_seconds * 1000}"
     )
+    pool.statement_timeout_ms = statement_seconds * 1000
 
 
 #: Seconds to establish a connection, and the longest statement (the pool wait is
