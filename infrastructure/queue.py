@@ -145,14 +145,19 @@ async def supervise_worker(
     any exception restarts it (a fresh queue app and pool) with backoff. Only cancelling the
     task stops it; running jobs then get their grace period (procrastinate)."""
     delay = RESTART_FIRST_SECONDS
+    me = asyncio.current_task()
     while True:
         started = time.monotonic()
         try:
             await run_worker(build(), handlers, name=name, health=health, **options)
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # asked to stop: the worker's return was the stop
             log.warning("worker %s stopped by itself; restarting in %.1f s", name, delay)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # anything at all: the worker must come back
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError from error  # it failed while stopping: stop
             # The type only: the message of a database error may hold connection details.
             log.error("worker %s failed (%s); restarting in %.1f s",
                       name, type(error).__name__, delay)
