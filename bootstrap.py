@@ -54,6 +54,8 @@ from application.upkeep import Upkeep
 from infrastructure.activities import PostgresActivities
 from infrastructure.analytics import Analyst
 from infrastructure.audit_heads import PostgresAuditLedger
+from infrastructure.availability import UNAVAILABLE_ERRORS as UNAVAILABLE_ERRORS
+from infrastructure.availability import readiness_of
 from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
@@ -78,7 +80,6 @@ from infrastructure.files import DownloadSigner, FsspecStorage
 from infrastructure.idempotency import PostgresIdempotencyKeys
 from infrastructure.metrics import PrometheusCounters, refresh_gauges
 from infrastructure.migrations import ChangedMigration as ChangedMigration  # for the CLI
-from infrastructure.migrations import is_up_to_date
 from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
 from infrastructure.queue import TaskHandlers, WorkerHealth, build_queue, supervise_worker
@@ -252,39 +253,6 @@ class Database:
     def close(self) -> None:
         self.pool.close()
         self.event_log.close()
-
-
-#: Seconds a readiness probe may wait for the database before answering "not ready".
-READINESS_TIMEOUT_SECONDS = 2
-
-
-def readiness_of(
-    url: str, worker_alive: Callable[[], bool] | None = None
-) -> Callable[[], tuple[bool, str]]:
-    """Ready when the database answers now (checked on every call, with a short timeout),
-    every migration is applied (remembered once true) and, if asked, the worker runs."""
-    import psycopg
-
-    migrated = {"ok": False}
-
-    def check() -> tuple[bool, str]:
-        try:
-            with psycopg.connect(
-                url, connect_timeout=READINESS_TIMEOUT_SECONDS,
-                options=f"-c statement_timeout={READINESS_TIMEOUT_SECONDS * 1000}",
-            ) as conn:
-                conn.execute("SELECT 1")
-            if not migrated["ok"]:
-                if not is_up_to_date(url):
-                    return False, "migrations not applied"
-                migrated["ok"] = True
-        except psycopg.Error:
-            return False, "database unreachable"
-        if worker_alive is not None and not worker_alive():
-            return False, "worker not running"
-        return True, "ok"
-
-    return check
 
 
 def bootstrap(

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from bootstrap import Services, bootstrap
+from bootstrap import UNAVAILABLE_ERRORS, Services, bootstrap
 from interfaces.http.app import create_app
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def build_app(services: Services, background: bool = True) -> FastAPI:
         max_body_bytes=services.settings.max_body_bytes,
         routers=services.extras.get("routers", []),
         public_url=services.settings.public_url,
+        unavailable_errors=UNAVAILABLE_ERRORS,
     )
 
 

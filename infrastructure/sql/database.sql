@@ -5,3 +5,6 @@ SELECT 1 FROM pg_database WHERE datname = %(dbname)s
 
 -- name: create_database
 CREATE DATABASE {dbname}
+
+-- name: ping
+SELECT 1

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
+from application.ports import DatabaseUnavailable
 from application.services import ApplicationServices
 from interfaces import pages
 from interfaces.http import errors, openapi
@@ -66,6 +67,7 @@ def create_app(
     refresh_metrics: Callable[[], None] | None = None,
     routers: Iterable[APIRouter] = (),
     public_url: str = "",
+    unavailable_errors: tuple[type[Exception], ...] = (DatabaseUnavailable,),
 ) -> FastAPI:
     """The API over the application services that bootstrap wired (interfaces.server)."""
     app = FastAPI(
@@ -84,7 +86,7 @@ def create_app(
     app.state.jwt_secret = jwt_secret
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
-    errors.install(app)
+    errors.install(app, unavailable_errors)
     for module in (ops, claims, accounting_settings, audit, export_runs, files, activities, bufdir,
                    history, sync_runs, sync_schedules, delivery):
         app.include_router(module.router)
@@ -107,7 +109,7 @@ def create_app(
         started = time.perf_counter()
         try:
             response = await call_next(request)
-        except errors.DATABASE_UNAVAILABLE as exc:
+        except unavailable_errors as exc:
             response = await errors.unavailable(request, exc)
         except Exception as exc:  # the last line of defence: no traceback leaves the process
             response = await errors.unexpected(request, exc)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import eventsourcing.persistence
-import procrastinate.exceptions
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,7 +33,11 @@ def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"detail": "invalid request", "errors": items}
 
 
-def install(app: FastAPI) -> None:
+def install(
+    app: FastAPI, unavailable_errors: tuple[type[Exception], ...] = (DatabaseUnavailable,)
+) -> None:
+    """Every error to its status; `unavailable_errors` (the adapters' "database not reachable
+    now", given by the composition root) answer 503."""
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_body(list(exc.errors())), status_code=422)
@@ -99,25 +100,16 @@ def install(app: FastAPI) -> None:
     async def no_key(_: Request, exc: CredentialsUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    for kind in DATABASE_UNAVAILABLE:
+    for kind in unavailable_errors:
         app.add_exception_handler(kind, unavailable)
     app.add_exception_handler(Exception, unexpected)
 
 
-#: What a request meets while the database is unreachable (connection refused or lost, pool
-#: wait or connect timed out, statement cancelled): a 503 the client may retry, never a 500.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    DatabaseUnavailable,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    eventsourcing.persistence.OperationalError,
-    eventsourcing.persistence.InterfaceError,
-    procrastinate.exceptions.ConnectorException,
-)
 RETRY_AFTER_SECONDS = 5
 
 
 async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached now: 503 the client may retry, never a 500."""
     log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method,
                 request.url.path)
     return JSONResponse(
