@@ -36,6 +36,7 @@ from application.ports import (
     FileStorage,
     IdempotencyKeys,
     LedgerClients,
+    ReportReader,
     ReportWriter,
     RunCounters,
     RunListing,
@@ -57,6 +58,7 @@ from infrastructure.audit_heads import PostgresAuditLedger
 from infrastructure.availability import UNAVAILABLE_ERRORS as UNAVAILABLE_ERRORS
 from infrastructure.availability import readiness_of
 from infrastructure.bufdir_files import BufdirFileWriter
+from infrastructure.bufdir_report_reader import BufdirReportReader
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
     ensure_database,
@@ -275,6 +277,7 @@ def bootstrap(
     audit_ledger: AuditLedger | None = None,
     exporters: Sequence[AccountingExporter] | None = None,
     report_writer: ReportWriter | None = None,
+    report_reader: ReportReader | None = None,
     delivery_connections: DeliveryConnections | None = None,
     ledger_clients: LedgerClients | None = None,
     service_flags: ServiceFlags | None = None,
@@ -360,7 +363,7 @@ def bootstrap(
     bufdir_config = BufdirConfigBook(events)
     bufdir_exports = BufdirExports(
         events, activities, bufdir_config.load, report_writer or BufdirFileWriter(), files,
-        read_models, freshness,
+        read_models, freshness, reader=report_reader or BufdirReportReader(),
     )
 
     def sync_timeout_of(integration_type: str) -> timedelta:

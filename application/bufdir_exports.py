@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from application.bufdir_rows import ReportNotReady, RowsNotCounted, group_not_counted
 from application.idempotency import remember
 from application.ports import (
     ActivitySource,
@@ -26,6 +27,7 @@ from application.ports import (
     Freshness,
     Job,
     NotFound,
+    ReportReader,
     ReportWriter,
     RunListing,
 )
@@ -92,8 +94,10 @@ class BufdirExports(RunReads[BufdirExport]):
         files: FileStorage,
         listing: RunListing | None = None,
         freshness: Freshness | None = None,
+        reader: ReportReader | None = None,
     ) -> None:
         self.store = store
+        self.reader = reader
         self.listing = listing
         self.freshness = freshness
         self.activities = activities
@@ -120,6 +124,22 @@ class BufdirExports(RunReads[BufdirExport]):
         if self.freshness is not None:
             self.freshness.catch_up()
         return self.listing.bufdir_exports(org_id, status, limit)
+
+    def rows_not_counted(self, org_id: UUID, export_id: UUID, limit: int = 200
+                         ) -> RowsNotCounted:
+        """The rows of the export's stored report that did not count, grouped by reason
+        (at most `limit` per reason; every one is counted). ReportNotReady until it ended."""
+        export = self.get(org_id, export_id)
+        if export.status is S.COMPLETED_EMPTY:
+            return group_not_counted([], self.config_of(org_id, export.config_version)[1], limit)
+        if export.status is not S.COMPLETED or not export.file:
+            raise ReportNotReady(export.status.value)
+        assert self.reader is not None, "bootstrap wires the report reader"
+        _version, config = self.config_of(org_id, export.config_version)
+        path = str(export.file["path"])
+        fmt = path.rsplit(".", 1)[-1]
+        with self.files.open(path) as stream:
+            return group_not_counted(self.reader.rows(stream, fmt), config, limit)
 
     def execute(self, export_id: UUID) -> None:
         """Walk the remaining steps; a failing step ends the export as failed (not re-raised)."""

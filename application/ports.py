@@ -306,6 +306,12 @@ class ReportWriter(Protocol):
         ...
 
 
+class ReportReader(Protocol):
+    """Reads back a stored report: its header row first, then one row per activity, as text."""
+
+    def rows(self, stream: BinaryIO, fmt: str) -> Iterator[list[str]]: ...
+
+
 #: (org_id, version or None for the current one) -> (version, document); version 0 = default.
 ConfigLoader = Callable[[UUID, int | None], tuple[int, BufdirConfigDocument]]
 

@@ -58,6 +58,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{ORG}/bufdir-exports/{{export_id}}"): ("getBufdirExport", "Read a Bufdir report"),
     ("GET", f"{ORG}/bufdir-exports/{{export_id}}/events"): (
         "listBufdirExportEvents", "A Bufdir report's events"),
+    ("GET", f"{ORG}/bufdir-exports/{{export_id}}/not-counted"): (
+        "getBufdirRowsNotCounted", "A Bufdir report's rows that did not count, by reason"),
     ("GET", f"{ORG}/audit/verify"): ("verifyAuditChain", "Verify the organisation's hash chain"),
     ("PUT", f"{ORG}/delivery/{{target}}"): ("putDeliveryConnection", "Store and check a delivery connection"),
     ("GET", f"{ORG}/delivery/{{target}}"): ("getDeliveryConnection", "Read a delivery connection and its health"),
@@ -71,6 +73,7 @@ CONFLICTS = {
     ("PUT", f"{ORG}/bufdir-config"), ("PUT", f"{ORG}/sync-schedules/{{integration_type}}"),
     ("DELETE", f"{ORG}/sync-schedules/{{integration_type}}"),
     ("POST", f"{ORG}/export-runs/{{run_id}}/delivery"), ("PUT", f"{ORG}/delivery/{{target}}"),
+    ("GET", f"{ORG}/bufdir-exports/{{export_id}}/not-counted"),
 }
 #: Operations without an id in the path that still answer 404 (nothing stored yet).
 MISSING = {("GET", f"{ORG}/accounting-settings")}

@@ -49,6 +49,7 @@ REASONS = {
     "not_in_person": N_("Not held in person"),
     "not_a_counting_type": N_("Not a kind of activity that counts"),
     "invalid_municipality": N_("Municipality number not valid on that date"),
+    "missing_required_field": N_("A field the organisation requires is missing"),
 }
 
 SETTINGS = {

@@ -17,6 +17,8 @@ from interfaces.http.sync_schemas import SyncRunOut
 
 FINAL_EXPORT = frozenset({"completed", "failed"})
 FINAL_BUFDIR = frozenset({"completed", "completed_empty", "failed"})
+#: Rows per reason a page lists; the report itself has them all.
+NOT_COUNTED_SHOWN = 200
 #: The Bufdir pipeline, in order, as a coordinator follows it.
 BUFDIR_STEPS = ("initialised", "querying_activities", "mapping_columns", "generating_file",
                 "bundling_attachments", "storing_file", "completed")
@@ -133,5 +135,9 @@ def bufdir_export(services: Services, org_id: UUID, export_id: UUID) -> dict[str
         for step in BUFDIR_STEPS
         if step != "bundling_attachments" or export["include_attachments"]
     ]
+    export["not_counted_rows"] = (
+        services.bufdir_exports.rows_not_counted(org_id, export_id, NOT_COUNTED_SHOWN).as_dict()
+        if export["status"] == "completed" and export["summary"]
+        and any(export["summary"]["not_counted"].values()) else None)
     return export
 

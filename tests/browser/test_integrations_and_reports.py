@@ -74,6 +74,15 @@ def test_a_bufdir_report_is_followed_to_its_end(page: Any, site: Site, org_id: U
     not_counted = page.get_by_role("table", name="Aktiviteter som ikke teller, gruppert etter årsak")
     assert "For få deltakere" in not_counted.inner_text()
     assert "Ikke en aktivitetstype som teller" in not_counted.inner_text()
+    # Row by row, one table per reason, read back from the report itself.
+    few = page.get_by_role("table", name="Aktiviteter som ikke telte: For få deltakere")
+    assert few.get_by_role("row").count() == 2  # header and a2
+    assert few.get_by_role("rowheader").inner_text() == "a2"
+    assert "For få" in few.inner_text() and "Deltakere" in few.inner_text()
+    other = page.get_by_role(
+        "table", name="Aktiviteter som ikke telte: Ikke en aktivitetstype som teller")
+    assert other.get_by_role("rowheader").inner_text() == "a3"
+    assert "Sommerfest" in other.inner_text()
     counted = page.get_by_role("table", name="Talte tall per kategori")
     assert "samtale- og aktivitetsgruppe" in counted.inner_text()
     steps = page.locator("ol.steps li")

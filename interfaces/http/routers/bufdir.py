@@ -90,6 +90,28 @@ class BufdirExportOut(BaseModel):
         default=None, description="Counted figures; set once the export is completed")
 
 
+class ReportColumn(BaseModel):
+    source: str = Field(description="What the column shows, e.g. `id`, `participants`")
+    header: str = Field(description="The column's header in the report")
+
+
+class ReasonRows(BaseModel):
+    total: int = Field(description="Rows with this reason in the report")
+    rows: list[dict[str, str]] = Field(
+        description="At most `limit` of them: column source → the cell's text in the report")
+
+
+class RowsNotCountedOut(BaseModel):
+    """The report's rows that did not count, grouped by reason code, as the stored file has them."""
+
+    export_id: UUID
+    columns: list[ReportColumn]
+    by_reason: dict[str, ReasonRows] = Field(
+        description="Reason code (`too_few_participants`, ...) → its rows")
+    has_reason_column: bool = Field(
+        description="False when the export's configuration has no reason column")
+
+
 class BufdirConfigOut(BufdirConfigDocument):
     version: int = Field(description="0 is the default configuration")
 
@@ -171,6 +193,20 @@ def get_bufdir_export(
     """The export as its events say, now, after event `version`, or as it was at `as_of`."""
     export = services.bufdir_exports.as_it_was(org_id, export_id, version, as_of)
     return _out_of_export(services, export)
+
+
+@router.get("/bufdir-exports/{export_id}/not-counted", response_model=RowsNotCountedOut)
+def rows_not_counted(
+    org_id: UUID,
+    export_id: UUID,
+    services: ServicesDep,
+    _: Annotated[Any, require(READERS)],
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> RowsNotCountedOut:
+    """The activities of a completed export that did not count, grouped by reason, read back
+    from its stored report (409 until the export has completed)."""
+    found = services.bufdir_exports.rows_not_counted(org_id, export_id, limit)
+    return RowsNotCountedOut(export_id=export_id, **found.as_dict())
 
 
 @router.put("/bufdir-config", response_model=BufdirConfigOut)
