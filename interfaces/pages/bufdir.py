@@ -18,6 +18,7 @@ from interfaces.http.routers.bufdir import BufdirExportRequest
 from interfaces.pages import views
 from interfaces.pages.forms import form_data, new_request_key, parse
 from interfaces.pages.i18n import N_
+from interfaces.pages.messages import from_text
 from interfaces.pages.web import Member, PageError, check_csrf, render, require, services_of
 
 router = APIRouter(prefix="/orgs/{org_id}/bufdir-exports", include_in_schema=False)
@@ -62,7 +63,8 @@ async def request_report(request: Request, org_id: UUID, principal: Member) -> R
             org_id, key, fingerprint(request.url.path, body.model_dump(mode="json")), act).body
     except DomainError as refused:
         field = getattr(refused, "field", None) or "period_start"
-        return _form(request, org_id, principal, values, {field: str(refused)}, status=422)
+        return _form(request, org_id, principal, values,
+                     {field: from_text(str(refused), field)}, status=422)
     return RedirectResponse(f"/orgs/{org_id}/bufdir-exports/{answer['export_id']}",
                             status_code=303)
 
@@ -84,10 +86,12 @@ def export_page(request: Request, org_id: UUID, export_id: UUID, principal: Memb
 
 @router.get("/{export_id}/progress")
 def progress(request: Request, org_id: UUID, export_id: UUID, principal: Member,
-             seen: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    """The pipeline steps, refreshed by htmx until the export has ended (204 while unchanged)."""
+             seen: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """The pipeline steps and the timeline, refreshed by htmx until the export has ended
+    (204 while the version the page shows is still the latest)."""
     export = _export(request, org_id, export_id)
-    if seen is not None and seen == export["status"]:
+    if seen is not None and seen == export["version"]:
         return Response(status_code=204)
     return render(request, "partials/bufdir_progress.html", principal=principal, org_id=org_id,
-                  export=export, announce=True)
+                  export=export, announce=True, seen=seen,
+                  events=views.events(services_of(request).bufdir_exports, org_id, export_id))

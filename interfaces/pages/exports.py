@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from application.export_runs import accepted
 from application.idempotency import Answer
-from application.ports import NotFound
+from application.ports import ConcurrentChange, NotFound
 from domain.export_run import RunAlreadyExists
 from domain.shared import Actor, DomainError, Period
 from interfaces.http.deps import AUDITORS, EXPORTERS
@@ -19,6 +19,7 @@ from interfaces.http.schemas import ExportRunRequest
 from interfaces.pages import views
 from interfaces.pages.forms import form_data, new_request_key, parse
 from interfaces.pages.i18n import N_
+from interfaces.pages.messages import from_text
 from interfaces.pages.web import (
     Member,
     PageError,
@@ -83,7 +84,8 @@ async def request_export(request: Request, org_id: UUID, principal: Member) -> R
             org_id, key, fingerprint(request.url.path, body.model_dump(mode="json")), act).body
     except DomainError as refused:
         field = getattr(refused, "field", None) or "period_start"
-        return _form(request, org_id, principal, values, {field: str(refused)}, status=422)
+        return _form(request, org_id, principal, values,
+                     {field: from_text(str(refused), field)}, status=422)
     if answer.get("status") == "duplicate":
         return _form(request, org_id, principal, values,
                      {"period_start": N_("An export run already covers this period")},
@@ -119,7 +121,25 @@ def run_status(request: Request, org_id: UUID, run_id: UUID, principal: Member,
     if seen is not None and run["version"] == seen:
         return Response(status_code=204)
     return render(request, "partials/export_run_status.html", principal=principal,
-                  org_id=org_id, run=run, announce=True)
+                  org_id=org_id, run=run, announce=True, seen=seen,
+                  events=views.export_run_events(services_of(request), org_id, run_id))
+
+
+@router.post("/export-runs/{run_id}/delivery")
+async def retry_delivery(request: Request, org_id: UUID, run_id: UUID, principal: Member
+                         ) -> Response:
+    """The same as POST /v1/.../delivery: queue a failed delivery again (coordinator, admin)."""
+    data = await form_data(request)
+    check_csrf(request, data.get("csrf_token"))
+    require(principal, EXPORTERS)
+    actor = Actor(principal.sub, org_id, request.state.correlation_id)
+    try:
+        services_of(request).delivery.retry_failed(org_id, run_id, actor)
+    except NotFound:
+        raise PageError(404) from None
+    except (DomainError, ConcurrentChange):  # not failed (any more): nothing to retry
+        raise PageError(409) from None
+    return RedirectResponse(f"/orgs/{org_id}/export-runs/{run_id}", status_code=303)
 
 
 @router.get("/export-runs/{run_id}/evidence")

@@ -10,7 +10,9 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from interfaces.http.errors import field_of
+from interfaces.pages.messages import from_error
 
+#: Field → its message (a catalogue Message, shown in the page language with `say`).
 Errors = dict[str, str]
 
 
@@ -20,13 +22,14 @@ async def form_data(request: Request) -> dict[str, str]:
 
 
 def parse(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel | None, Errors]:
-    """The model, or the API's validation messages keyed by field (first message per field)."""
+    """The model, or the API's validation messages keyed by field (first message per field),
+    in the pages' words."""
     try:
         return model.model_validate(data), {}
     except ValidationError as invalid:
         errors: Errors = {}
         for error in invalid.errors():
-            errors.setdefault(field_of(error.get("loc", ())), str(error.get("msg", "invalid")))
+            errors.setdefault(field_of(error.get("loc", ())), from_error(error))
         return None, errors
 
 

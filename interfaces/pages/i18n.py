@@ -20,6 +20,7 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 HERE = Path(__file__).parent
 LOCALE_DIR = HERE / "locale"
@@ -35,6 +36,34 @@ ALIASES = {"no": "nb", "nn": "nb"}
 def N_(message: str) -> str:
     """Marks a message for the catalogue; translated where it is shown."""
     return message
+
+
+class Message(str):
+    """A catalogue message id with the values it names (`%(n)s`); `foreign` when it is not in
+    the catalogue (an API message nobody has worded for the pages yet), shown as it is."""
+
+    params: dict[str, Any]
+    foreign: bool
+
+    def __new__(cls, msgid: str, foreign: bool = False, **params: Any) -> Message:
+        message = super().__new__(cls, msgid)
+        message.params = params
+        message.foreign = foreign
+        return message
+
+
+def say(language: str, message: Any) -> Markup:
+    """A message (or a plain catalogue id) in the page language, HTML-escaped; a foreign one
+    is marked with its own language so a screen reader pronounces it right."""
+    if isinstance(message, Message) and message.foreign:
+        return Markup('<span lang="en">{}</span>').format(message) if language != "en" else escape(
+            str(message))
+    text = escape(translations(language).gettext(str(message)))
+    params = getattr(message, "params", None)
+    if not params:
+        return text
+    return text % {k: say(language, v) if isinstance(v, Message) else v
+                   for k, v in params.items()}
 
 
 def negotiate(request: Request) -> str:
@@ -101,9 +130,11 @@ def environment(language: str) -> Environment:
     env.filters["amount"] = lambda v: _amount(v, language)
     env.filters["number"] = lambda v: _number(v, language)
     env.globals["lang"] = language
+    env.globals["say"] = lambda message: say(language, message)
     from interfaces.pages import labels
 
     env.globals.update(N_=N_, statuses=labels.STATUSES, roles=labels.ROLES, field_labels=labels.FIELDS,
                        targets=labels.TARGETS, triggers=labels.TRIGGERS,
-                       reasons=labels.REASONS, setting_labels=labels.SETTINGS)
+                       reasons=labels.REASONS, setting_labels=labels.SETTINGS,
+                       event_labels=labels.EVENTS)
     return env

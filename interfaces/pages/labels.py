@@ -52,6 +52,26 @@ REASONS = {
     "missing_required_field": N_("A field the organisation requires is missing"),
 }
 
+#: What each recorded event means, by its type's last part (the type itself is shown too).
+EVENTS = {
+    "Requested": N_("Requested"),
+    "Initialised": N_("Requested"),
+    "Started": N_("Started"),
+    "ClaimsTaken": N_("Claims taken into the run"),
+    "Completed": N_("Completed"),
+    "CompletedEmpty": N_("Completed, no activities"),
+    "Failed": N_("Failed"),
+    "Cancelled": N_("Cancelled"),
+    "StepEntered": N_("Next step"),
+    "DeliveryQueued": N_("Delivery queued"),
+    "DeliveryStarted": N_("Delivery started"),
+    "LinesPosted": N_("Lines posted"),
+    "DeliveryCompleted": N_("Delivered"),
+    "DeliveryFailed": N_("Delivery failed"),
+    "DeliveryRetryRequested": N_("Delivery retry requested"),
+    "ExportRunLinked": N_("Accounting export linked"),
+}
+
 SETTINGS = {
     "company_code": N_("Company code"),
     "voucher_type": N_("Voucher type"),

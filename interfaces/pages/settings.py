@@ -17,7 +17,8 @@ from domain.bufdir_config_aggregate import ConfigUnchanged
 from domain.shared import Actor, DomainError
 from interfaces.http.routers.accounting_settings import SettingsIn
 from interfaces.pages.forms import Errors, form_data, parse
-from interfaces.pages.i18n import N_
+from interfaces.pages.i18n import N_, Message
+from interfaces.pages.messages import from_error, from_text
 from interfaces.pages.web import (
     ADMINS,
     SETTINGS_READERS,
@@ -122,7 +123,7 @@ async def save_accounting(request: Request, org_id: UUID, principal: Member) -> 
     except DomainError as refused:
         field = getattr(refused, "field", None) or "company_code"
         return _page(request, org_id, principal, status=422, values=values, rows=shown_rows,
-                     errors=_row_errors({field: str(refused)}, shown_rows))
+                     errors=_row_errors({field: from_text(str(refused), field)}, shown_rows))
     return RedirectResponse(f"/orgs/{org_id}/settings?saved=accounting#accounting-title",
                             status_code=303)
 
@@ -137,17 +138,20 @@ async def save_bufdir(request: Request, org_id: UUID, principal: Member) -> Resp
         document = BufdirConfigDocument.model_validate_json(text)
     except ValidationError as invalid:
         first = invalid.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or N_("the document")
-        message = f"{where}: {first.get('msg', 'invalid')}"
+        where = ".".join(str(p) for p in first.get("loc", ())) or Message(N_("the document"))
         return _page(request, org_id, principal, status=422, config_text=text,
-                     config_errors={"config": message})
+                     config_errors={"config": Message(N_("%(where)s: %(message)s"), where=where,
+                                                      message=from_error(first))})
     actor = Actor(principal.sub, org_id, request.state.correlation_id)
     try:
         services_of(request).bufdir_config.configure(org_id, document, actor)
     except ConfigUnchanged:
         pass
     except DomainError as refused:
+        field = getattr(refused, "field", None)
         return _page(request, org_id, principal, status=422, config_text=text,
-                     config_errors={"config": str(refused)})
+                     config_errors={"config": Message(N_("%(where)s: %(message)s"),
+                                                      where=field or Message(N_("the document")),
+                                                      message=from_text(str(refused), field))})
     return RedirectResponse(f"/orgs/{org_id}/settings?saved=bufdir#bufdir-title",
                             status_code=303)

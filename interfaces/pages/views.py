@@ -16,6 +16,7 @@ from interfaces.http.routers import bufdir, export_runs, history
 from interfaces.http.sync_schemas import SyncRunOut
 
 FINAL_EXPORT = frozenset({"completed", "failed"})
+DELIVERING = frozenset({"pending", "delivering"})
 FINAL_BUFDIR = frozenset({"completed", "completed_empty", "failed"})
 #: Rows per reason a page lists; the report itself has them all.
 NOT_COUNTED_SHOWN = 200
@@ -55,7 +56,9 @@ def export_run(services: Services, org_id: UUID, run_id: UUID,
     view = services.export_runs.view(org_id, run_id, version=version)
     run = export_runs.to_out(services, view).model_dump(mode="json")
     run["totals"] = _run_totals(services, org_id, run_id)
-    run["final"] = run["status"] in FINAL_EXPORT
+    delivery = run.get("delivery") or {}
+    # A completed run may still be delivering: the page follows it until that has ended too.
+    run["final"] = run["status"] in FINAL_EXPORT and delivery.get("status") not in DELIVERING
     return run
 
 
@@ -128,6 +131,7 @@ def bufdir_export(services: Services, org_id: UUID, export_id: UUID) -> dict[str
     found = services.bufdir_exports.as_it_was(org_id, export_id, None, None)
     export = bufdir._out_of_export(services, found).model_dump(mode="json")
     export["final"] = export["status"] in FINAL_BUFDIR
+    export["version"] = found.version
     reached = {s["status"] for s in export["status_history"]}
     export["steps"] = [
         {"status": step, "done": step in reached and step != export["status"],

@@ -50,8 +50,10 @@ def site(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathF
     url = create_database(pg_admin_url, TEMPLATE)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # Delivery may aim only at the stand-ins on 127.0.0.1.
     settings = Settings(data_dir=tmp_path_factory.mktemp("site"), jwt_secret=SecretStr(SECRET),
-                        demo_data=False, public_url=base)
+                        demo_data=False, public_url=base, delivery_hosts="127.0.0.1",
+                        delivery_retry_initial_seconds=0.05, delivery_retry_max_seconds=0.2)
     services = bootstrap(settings, database_url=url)
     from interfaces.server import build_app
 
