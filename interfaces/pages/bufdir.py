@@ -95,3 +95,14 @@ def progress(request: Request, org_id: UUID, export_id: UUID, principal: Member,
     return render(request, "partials/bufdir_progress.html", principal=principal, org_id=org_id,
                   export=export, announce=True, seen=seen,
                   events=views.events(services_of(request).bufdir_exports, org_id, export_id))
+
+
+@router.get("/{export_id}/row")
+def row(request: Request, org_id: UUID, export_id: UUID, principal: Member,
+        seen: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """The export's row of the overview, refreshed by htmx until it has ended."""
+    export = _export(request, org_id, export_id)
+    if seen is not None and seen == export["version"]:
+        return Response(status_code=204)
+    return render(request, "partials/bufdir_row.html", principal=principal, org_id=org_id,
+                  e=export, announce=seen is not None)

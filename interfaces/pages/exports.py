@@ -125,6 +125,17 @@ def run_status(request: Request, org_id: UUID, run_id: UUID, principal: Member,
                   events=views.export_run_events(services_of(request), org_id, run_id))
 
 
+@router.get("/export-runs/{run_id}/row")
+def run_row(request: Request, org_id: UUID, run_id: UUID, principal: Member,
+            seen: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """The run's row of the overview, refreshed by htmx until nothing more happens to it."""
+    run = _run(request, org_id, run_id)
+    if seen is not None and run["version"] == seen:
+        return Response(status_code=204)
+    return render(request, "partials/export_run_row.html", principal=principal, org_id=org_id,
+                  run=run, announce=seen is not None)
+
+
 @router.post("/export-runs/{run_id}/delivery")
 async def retry_delivery(request: Request, org_id: UUID, run_id: UUID, principal: Member
                          ) -> Response:

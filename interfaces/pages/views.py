@@ -42,7 +42,19 @@ def export_run_list(services: Services, org_id: UUID, limit: int = 25) -> list[d
     for run in runs:
         run["totals"] = (_run_totals(services, org_id, UUID(run["run_id"]))
                          if run["record_count"] else {})
+        if run["status"] == "completed":  # the list's read model does not follow deliveries
+            view = services.export_runs.view(org_id, UUID(run["run_id"]))
+            run["delivery"] = export_runs.to_out(services, view).model_dump(mode="json")[
+                "delivery"]
+        run["final"] = is_final(run)
     return runs
+
+
+def is_final(run: dict[str, Any]) -> bool:
+    """Nothing more will happen to the run by itself: it ended, and so did its delivery.
+    (A completed run may still be delivering: pages follow it until that has ended too.)"""
+    delivery = run.get("delivery") or {}
+    return run["status"] in FINAL_EXPORT and delivery.get("status") not in DELIVERING
 
 
 def _run_totals(services: Services, org_id: UUID, run_id: UUID) -> dict[str, Decimal]:
@@ -56,9 +68,7 @@ def export_run(services: Services, org_id: UUID, run_id: UUID,
     view = services.export_runs.view(org_id, run_id, version=version)
     run = export_runs.to_out(services, view).model_dump(mode="json")
     run["totals"] = _run_totals(services, org_id, run_id)
-    delivery = run.get("delivery") or {}
-    # A completed run may still be delivering: the page follows it until that has ended too.
-    run["final"] = run["status"] in FINAL_EXPORT and delivery.get("status") not in DELIVERING
+    run["final"] = is_final(run)
     return run
 
 
@@ -122,16 +132,13 @@ def outcomes_by_day(runs: list[dict[str, Any]], days: int = 30, now: datetime | 
 
 
 def bufdir_list(services: Services, org_id: UUID, limit: int = 25) -> list[dict[str, Any]]:
-    return [bufdir._out_of_row(services, row).model_dump(mode="json")
+    return [_progress(bufdir._out_of_row(services, row).model_dump(mode="json"))
             for row in services.bufdir_exports.recent(org_id, None, limit)]
 
 
-def bufdir_export(services: Services, org_id: UUID, export_id: UUID) -> dict[str, Any]:
-    """The export as GET /bufdir-exports/{id} answers it, with `summary` when it has one."""
-    found = services.bufdir_exports.as_it_was(org_id, export_id, None, None)
-    export = bufdir._out_of_export(services, found).model_dump(mode="json")
+def _progress(export: dict[str, Any]) -> dict[str, Any]:
+    """Where the export is in its pipeline: each step done, current or still to come."""
     export["final"] = export["status"] in FINAL_BUFDIR
-    export["version"] = found.version
     reached = {s["status"] for s in export["status_history"]}
     export["steps"] = [
         {"status": step, "done": step in reached and step != export["status"],
@@ -139,6 +146,17 @@ def bufdir_export(services: Services, org_id: UUID, export_id: UUID) -> dict[str
         for step in BUFDIR_STEPS
         if step != "bundling_attachments" or export["include_attachments"]
     ]
+    export["step_number"] = next(
+        (n for n, step in enumerate(export["steps"], 1) if step["current"]), None)
+    return export
+
+
+def bufdir_export(services: Services, org_id: UUID, export_id: UUID) -> dict[str, Any]:
+    """The export as GET /bufdir-exports/{id} answers it, with `summary` when it has one."""
+    found = services.bufdir_exports.as_it_was(org_id, export_id, None, None)
+    export = bufdir._out_of_export(services, found).model_dump(mode="json")
+    _progress(export)
+    export["version"] = found.version
     export["not_counted_rows"] = (
         services.bufdir_exports.rows_not_counted(org_id, export_id, NOT_COUNTED_SHOWN).as_dict()
         if export["status"] == "completed" and export["summary"]

@@ -96,3 +96,23 @@ def test_an_export_is_requested_with_the_keyboard_alone(page: Any, site: Site, o
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/export-runs/[0-9a-f-]{36}$"))
     page.locator("#run-status [data-status]").filter(has_text="Fullført").wait_for()
+    first = page.url
+
+    # The same period again: the form names the run that already covers it, with a link.
+    page.goto("/")
+    tab_to("a[href$='/export-runs/new']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/export-runs/new")
+    tab_to("#period_start")
+    page.keyboard.type("2026-02-01")
+    tab_to("#period_end")
+    page.keyboard.type("2026-02-10")
+    tab_to("button[type=submit]")
+    page.keyboard.press("Enter")
+    page.locator("#error-summary").wait_for()
+    assert "En eksport dekker allerede denne perioden" in page.get_by_role("status").inner_text()
+    assert axe_violations(page) == []
+    tab_to("a[href*='/export-runs/']:not([href$='/new'])")
+    assert page.evaluate("document.activeElement.textContent") == "Åpne den eksisterende kjøringen"
+    page.keyboard.press("Enter")
+    page.wait_for_url(first)

@@ -21,6 +21,7 @@ from tests.integration.delivery_helpers import (
     xl,  # noqa: F401 - fixture
     xl_connection,
 )
+from tests.integration.projection_helpers import catch_up
 from tests.integration.test_pages import csrf_of, sign_in
 from tests.standins.xledger import Xledger
 
@@ -87,6 +88,10 @@ def test_a_failed_delivery_is_offered_for_retry_to_coordinators_only(
     retry = f"{page}/delivery"
 
     sign_in(client, mint(SECRET, "revisor", org.org_id, Role.AUDITOR))
+    catch_up(services)
+    overview = client.get(f"/orgs/{org.org_id}").text
+    row = re.search(rf'<tr id="run-{run_id}".*?</tr>', overview, re.S)
+    assert row and 'data-delivery="failed"' in row.group(0)  # the overview's delivery state
     seen = client.get(page)
     assert 'data-delivery="failed"' in seen.text and "retry-delivery" not in seen.text
     refused = client.post(retry, data={"csrf_token": csrf_of(seen.text)}, follow_redirects=False)
