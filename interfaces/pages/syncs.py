@@ -74,4 +74,22 @@ def run_page(request: Request, org_id: UUID, run_id: UUID, principal: Member) ->
     except NotFound:
         raise PageError(404) from None
     return render(request, "sync_run.html", principal=principal, org_id=org_id, run=run,
-                  events=events, title=N_("Integration run"))
+                  events=events, version=events[-1]["version"] if events else 0,
+                  title=N_("Integration run"))
+
+
+@router.get("/{run_id}/status")
+def run_status(request: Request, org_id: UUID, run_id: UUID, principal: Member,
+               seen: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """The run's facts and timeline, refreshed by htmx while it runs (204 while unchanged)."""
+    services = services_of(request)
+    try:
+        events = views.events(services.sync_runs, org_id, run_id)
+        run = views.sync_run(services, org_id, run_id)
+    except NotFound:
+        raise PageError(404) from None
+    version = events[-1]["version"] if events else 0
+    if seen is not None and seen == version:
+        return Response(status_code=204)
+    return render(request, "partials/sync_run_status.html", principal=principal, org_id=org_id,
+                  run=run, events=events, version=version, seen=seen, announce=True)

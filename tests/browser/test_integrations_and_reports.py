@@ -55,6 +55,17 @@ def test_a_failed_sync_in_the_history_chart_and_its_page(page: Any, site: Site, 
     page.get_by_role("link", name="Åpne kjøringen som pågår").click()
     assert "Kjører" in page.locator("#run-facts").inner_text()
 
+    # The integration reports its end: the open page follows without reloading.
+    page.evaluate("window.notReloaded = true")
+    running = page.url.rsplit("/", 1)[-1]
+    with site.api(org_id, Role.SCHEDULER) as api:
+        assert api.post(f"/sync-runs/{running}/status", json={
+            "status": "completed", "records_processed": 3, "records_failed": 0}).status_code == 200
+    page.locator("#run-facts [data-status='completed']").wait_for()
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator("ol.timeline > li").count() == 2
+    assert "Fullført" in page.locator("#sync-announcer").inner_text()
+
 
 def test_a_bufdir_report_is_followed_to_its_end(page: Any, site: Site, org_id: UUID) -> None:
     with site.api(org_id, Role.ADMIN) as api:

@@ -74,3 +74,27 @@ def test_the_overview_follows_an_export_run_and_refuses_other_organisations(
     sign_in(client, mint(SECRET, "ola", other.org_id, Role.COORDINATOR))
     hidden = client.get(f"/orgs/{other.org_id}/export-runs/{run_id}/row")
     assert hidden.status_code == 404 and run_id not in hidden.text
+
+
+def test_a_running_sync_page_follows_the_run_until_it_ends(client: TestClient, org: Tokens
+                                                          ) -> None:
+    scheduler = org.header(Role.SCHEDULER)
+    started = client.post(f"/v1/orgs/{org.org_id}/sync-runs", headers=scheduler,
+                          json={"integration_type": "hubspot", "triggered_by": "manual"})
+    run_id = started.json()["run_id"]
+    sign_in(client, mint(SECRET, "ola", org.org_id, Role.ANALYST))
+    page = client.get(f"/orgs/{org.org_id}/sync-runs/{run_id}").text
+    assert f"/sync-runs/{run_id}/status?seen=1" in page
+    status = f"/orgs/{org.org_id}/sync-runs/{run_id}/status"
+    assert client.get(f"{status}?seen=1").status_code == 204
+    assert client.post(f"/v1/orgs/{org.org_id}/sync-runs/{run_id}/status", headers=scheduler,
+                       json={"status": "failed", "records_processed": 1, "records_failed": 1,
+                             "error_message": "HubSpot answered 401"}).status_code == 200
+    ended = client.get(f"{status}?seen=1")
+    assert ended.status_code == 200 and 'data-status="failed"' in ended.text
+    assert "hx-get" not in ended.text.split("<dl")[0]  # ended: no more asking
+    assert "HubSpot answered 401" in ended.text
+    said = re.search(r'id="sync-announcer"[^>]*>(.*?)</div>', ended.text, re.S)
+    assert said and "Feilet" in said.group(1) and "Nytt i tidslinjen: Feilet" in said.group(1)
+    assert ended.text.count('<li id="event-') == 2
+    assert client.get(f"/orgs/{org.org_id}/sync-runs/{org.org_id}/status").status_code == 404
