@@ -54,6 +54,7 @@ def test_a_failed_sync_in_the_history_chart_and_its_page(page: Any, site: Site, 
     assert "pågår allerede" in page.locator("#error-summary").inner_text()
     page.get_by_role("link", name="Åpne kjøringen som pågår").click()
     assert "Kjører" in page.locator("#run-facts").inner_text()
+    assert axe_violations(page) == []
 
     # The integration reports its end: the open page follows without reloading.
     page.evaluate("window.notReloaded = true")
@@ -110,6 +111,9 @@ def test_the_audit_chain_page_for_an_auditor(page: Any, site: Site, org_id: UUID
     sign_in(page, site, org_id, Role.AUDITOR)
     page.get_by_role("link", name="Revisjonskjede").click()
     assert "Kjeden er hel." in page.locator("#chain-result").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Innstillinger").click()  # read only for an auditor
+    assert page.get_by_role("button", name="Lagre regnskapsinnstillingene").count() == 0
     assert axe_violations(page) == []
 
 
