@@ -3,6 +3,7 @@ audit chain page, each checked with axe."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -132,4 +133,28 @@ def test_settings_for_an_administrator(page: Any, site: Site, org_id: UUID) -> N
     page.get_by_label("Motkonto").fill("2930")
     page.get_by_role("button", name="Lagre regnskapsinnstillingene").click()
     page.get_by_text("Innstillingene er lagret som en ny versjon.").wait_for()
+    assert axe_violations(page) == []
+
+
+def test_a_broken_chain_names_its_first_bad_event(page: Any, site: Site, org_id: UUID) -> None:
+    import psycopg
+
+    from tests.integration.test_audit_chain import EVENTS, rows_of
+
+    failed_sync(site, org_id)  # two events: started and failed
+    sign_in(page, site, org_id, Role.AUDITOR)
+    page.goto(f"/orgs/{org_id}/audit")
+    deadline = time.monotonic() + 30
+    while "2 hendelser kontrollert" not in page.locator("#chain-result").inner_text():
+        assert time.monotonic() < deadline, "the chain never took in the run's events"
+        time.sleep(0.2)
+        page.reload()
+    nid, _, _ = rows_of(site.services.database_url, org_id)[1]
+    with psycopg.connect(site.services.database_url) as conn:
+        conn.execute(f"UPDATE {EVENTS} SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+                     " '503', '504'), 'UTF8') WHERE notification_id = %s", (nid,))
+    page.reload()
+    result = page.locator("#chain-result").inner_text()
+    assert "Kjeden er brutt." in result and "endret etter at den ble registrert" in result
+    assert str(nid) in result
     assert axe_violations(page) == []
