@@ -17,6 +17,7 @@ from interfaces.http.deps import AUDITORS, EXPORTERS
 from interfaces.http.idempotency import fingerprint
 from interfaces.http.schemas import ExportRunRequest
 from interfaces.pages import views
+from interfaces.pages.chart import bars
 from interfaces.pages.forms import form_data, new_request_key, parse
 from interfaces.pages.i18n import N_
 from interfaces.pages.messages import from_text
@@ -35,10 +36,11 @@ router = APIRouter(prefix="/orgs/{org_id}", include_in_schema=False)
 @router.get("")
 def overview(request: Request, org_id: UUID, principal: Member) -> Response:
     services = services_of(request)
+    days = views.outcomes_by_day(views.sync_runs(services, org_id))
     return render(
         request, "overview.html", principal=principal, org_id=org_id, title=N_("Overview"),
         runs=views.export_run_list(services, org_id),
-        health=views.sync_health(services, org_id),
+        health=views.sync_health(services, org_id), chart=bars(days), days=days,
         bufdir_exports=views.bufdir_list(services, org_id, 10),
     )
 

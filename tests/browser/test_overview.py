@@ -40,6 +40,8 @@ def test_overview_shows_a_failed_sync_and_passes_axe(page: Any, site: Site, org_
     assert "Feilet" in row.inner_text()
     assert row.get_by_role("cell").nth(3).inner_text().strip() == "1"  # failures, 30 days
     assert page.get_by_role("link", name="Ny regnskapseksport").count() == 0  # read only
+    chart = page.get_by_role("img", name="Kjøringer per dag")  # outcomes over time, with text
+    assert "0 fullførte, 1 feilede og 0 avbrutte" in chart.locator("desc").text_content()
     page.screenshot(path=artifact("overview.png"), full_page=True)
     assert axe_violations(page) == []
     page.get_by_role("navigation", name="Språk").get_by_role("link", name="English").click()
