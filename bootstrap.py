@@ -31,6 +31,7 @@ from application.ports import (
     AuditLedger,
     ClaimSource,
     Clock,
+    ConfigLoader,
     DeliveryConnections,
     EventStore,
     FileStorage,
@@ -281,6 +282,7 @@ def bootstrap(
     delivery_connections: DeliveryConnections | None = None,
     ledger_clients: LedgerClients | None = None,
     service_flags: ServiceFlags | None = None,
+    bufdir_config_loader: ConfigLoader | None = None,
 ) -> Services:
     """Wire everything. Each keyword names a port and replaces its adapter (Cosmic Python's
     bootstrap): unit tests pass fakes for all the database ones and get the real service graph
@@ -362,8 +364,9 @@ def bootstrap(
     )
     bufdir_config = BufdirConfigBook(events)
     bufdir_exports = BufdirExports(
-        events, activities, bufdir_config.load, report_writer or BufdirFileWriter(), files,
-        read_models, freshness, reader=report_reader or BufdirReportReader(),
+        events, activities, bufdir_config_loader or bufdir_config.load,
+        report_writer or BufdirFileWriter(), files, read_models, freshness,
+        reader=report_reader or BufdirReportReader(),
     )
 
     def sync_timeout_of(integration_type: str) -> timedelta:

@@ -4,15 +4,24 @@ PostgreSQL, so the fake can not drift from the real store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from application.ports import ClaimsTaken, EventStore, NotFound, PeriodTaken
+from application.ports import (
+    ClaimsTaken,
+    ConcurrentChange,
+    EventStore,
+    NotFound,
+    PeriodTaken,
+    ScheduledSyncTaken,
+    SyncAlreadyRunning,
+)
 from domain.export_run import ExportRun, ExportRunStatus, ExportTarget
 from domain.shared import Actor, Period
+from domain.sync_run import SyncRun
 from tests.unit.fakes import FakeEventStore
 
 JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
@@ -81,3 +90,39 @@ def test_a_claim_is_taken_by_one_run_only(store: EventStore) -> None:
     with pytest.raises(ClaimsTaken):
         store.save(b)
     assert store.get(b.id).status is ExportRunStatus.PENDING
+
+
+def test_an_append_on_a_stale_version_is_refused_and_nothing_is_stored(
+    store: EventStore,
+) -> None:
+    org = uuid4()
+    run = requested(org)
+    store.save(run)
+    first, second = store.get(run.id), store.get(run.id)
+    worker = Actor("system:worker", org, "w")
+    first.start([claim(uuid4())], worker)
+    store.save(first)
+    second.start([claim(uuid4())], worker)  # other claims: only the version conflicts
+    with pytest.raises(ConcurrentChange):
+        store.save(second)
+    assert [e.type for e in store.history(run.id)] == ["Requested", "Started", "ClaimsTaken"]
+
+
+def test_one_running_sync_per_integration_and_one_start_per_scheduled_time(
+    store: EventStore,
+) -> None:
+    org = uuid4()
+    actor = Actor("system:scheduler", org, "tick")
+    at = datetime(2025, 2, 2, 5, tzinfo=UTC)
+    first = SyncRun.start_new(org, "xledger", "scheduler", actor, scheduled_for=at)
+    store.save(first)
+    with pytest.raises(SyncAlreadyRunning) as running:
+        store.save(SyncRun.start_new(org, "xledger", "manual", actor))
+    assert running.value.existing_run_id == first.id
+    store.save(SyncRun.start_new(org, "dynamics", "manual", actor))  # another integration
+    first.complete(1, 0, None, actor)
+    store.save(first)
+    with pytest.raises(ScheduledSyncTaken) as taken:  # the same tick again, after it ended
+        store.save(SyncRun.start_new(org, "xledger", "scheduler", actor, scheduled_for=at))
+    assert taken.value.existing_run_id == first.id
+    store.save(SyncRun.start_new(org, "xledger", "manual", actor))  # free again

@@ -10,8 +10,9 @@ import contextlib
 import copy
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import UUID
@@ -24,33 +25,46 @@ from application.ports import (
     AccountingExporter,
     ClaimImport,
     ClaimRecord,
-    ClaimsTaken,
     DeliveryConnection,
     IdempotencyOutcome,
     IdempotentResponse,
     Job,
     NotFound,
-    OpenRun,
-    PeriodTaken,
     RecordedEvent,
     ReportWriter,
-    ScheduleRow,
     StoredFile,
 )
 from bootstrap import Services, Settings, bootstrap
-from domain.export_run import ExportRun
 from infrastructure.projections.runner import ProjectionCatchUp
+from tests.unit.fake_guards import FakeGuards
+from tests.unit.fake_reads import (
+    FakeAuditLedger,
+    FakeListing,
+    FakeScheduleTable,
+    FakeSyncRunLog,
+    FakeUpkeepTables,
+)
+
+__all__ = ["FakeAuditLedger", "FakeListing", "FakeScheduleTable", "FakeSyncRunLog",
+           "FakeUpkeepTables"]
 
 
 class FakeEventStore:
-    """Keeps events per aggregate and emulates the period and claim guards of the database."""
+    """Keeps events per aggregate and emulates the database's guards (`FakeGuards`)."""
 
     def __init__(self) -> None:
         self.events: dict[UUID, list[Any]] = {}
         self.jobs: list[Job] = []
         self.responses: list[IdempotentResponse] = []
-        self.periods: dict[UUID, tuple[UUID, date, date]] = {}
-        self.reserved: dict[UUID, UUID] = {}
+        self.guards = FakeGuards()
+
+    @property
+    def periods(self) -> dict[UUID, tuple[UUID, date, date]]:
+        return self.guards.periods
+
+    @property
+    def reserved(self) -> dict[UUID, UUID]:
+        return self.guards.reserved
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
         if aggregate_id not in self.events:
@@ -69,26 +83,12 @@ class FakeEventStore:
         response: IdempotentResponse | None = None,
     ) -> int | None:
         pending = [e for a in aggregates for e in a.pending_events]
-        periods = dict(self.periods)
-        reserved = dict(self.reserved)
-        for e in pending:
-            if isinstance(e, ExportRun.Requested):
-                for run_id, (org, start, end) in periods.items():
-                    if org == e.org_id and start <= e.period_end and e.period_start <= end:
-                        raise PeriodTaken(run_id)
-                periods[e.originator_id] = (e.org_id, e.period_start, e.period_end)
-            if isinstance(e, ExportRun.ClaimsTaken):  # type: ignore[attr-defined]
-                for claim_id in e.claims["claim_id"]:
-                    if UUID(claim_id) in reserved:
-                        raise ClaimsTaken()
-                    reserved[UUID(claim_id)] = e.originator_id
-            if isinstance(e, ExportRun.Failed):  # type: ignore[attr-defined]
-                periods.pop(e.originator_id, None)
-                reserved = {k: v for k, v in reserved.items() if v != e.originator_id}
+        versions = {i: events[-1].originator_version for i, events in self.events.items()}
+        guards = self.guards.after(pending, versions)  # raises, keeping nothing, if refused
         for a in aggregates:
             for e in a.collect_events():
                 self.events.setdefault(e.originator_id, []).append(copy.deepcopy(e))
-        self.periods, self.reserved = periods, reserved
+        self.guards = guards
         self.jobs.extend(jobs)
         if response:
             self.responses.append(response)
@@ -98,8 +98,17 @@ class FakeEventStore:
         yield from self.events[aggregate_id]
 
     def history(self, aggregate_id: UUID) -> list[RecordedEvent]:
+        """As PostgresEventStore.history gives it: each event's own fields as JSON data."""
+        if aggregate_id not in self.events:
+            raise NotFound(aggregate_id)
+        skip = ("originator_id", "originator_version", "timestamp", "actor")
         return [
-            RecordedEvent(e.originator_version, type(e).__name__, e.timestamp, e.actor, {})
+            RecordedEvent(
+                e.originator_version, type(e).__qualname__.split(".")[-1], e.timestamp,
+                getattr(e, "actor", None),
+                json.loads(json.dumps({k: v for k, v in e.__dict__.items() if k not in skip},
+                                      default=str)),
+            )
             for e in self.events[aggregate_id]
         ]
 
@@ -243,95 +252,6 @@ class FakeIdempotencyKeys:
         return 0  # the fake keeps no creation times; nothing ever expires
 
 
-class FakeListing:
-    """The run lists, read from the fake store's aggregates (newest first)."""
-
-    def __init__(self, store: FakeEventStore) -> None:
-        self.store = store
-
-    def _runs(self, kind: str, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        rows = []
-        for aggregate_id in self.store.events:
-            run = self.store.get(aggregate_id)
-            if type(run).__name__ == kind and run.org_id == org_id:
-                state = getattr(run.status, "value", run.status)
-                if status is None or state == status:
-                    rows.append({"id": aggregate_id, "status": state, "created_at": run.created_on})
-        return sorted(rows, key=lambda r: r["created_at"], reverse=True)[:limit]
-
-    def export_runs(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        return [{"run_id": r.pop("id"), **r} for r in self._runs("ExportRun", org_id, status, limit)]
-
-    def bufdir_exports(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        return [{"export_id": r.pop("id"), **r}
-                for r in self._runs("BufdirExport", org_id, status, limit)]
-
-
-class FakeSyncRunLog:
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def latest(self, org_id: UUID) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r["org_id"] == org_id]
-
-    def history(self, org_id: UUID, integration_type: str | None, limit: int,
-                include_archived: bool) -> list[dict[str, Any]]:
-        rows = [r for r in self.latest(org_id)
-                if integration_type is None or r["integration_type"] == integration_type]
-        return rows[:limit]
-
-    def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]:
-        return sorted({r["org_id"] for r in self.rows if r["started_at"] < cutoff}, key=str)
-
-
-class FakeScheduleTable:
-    def __init__(self) -> None:
-        self.rows: list[ScheduleRow] = []
-
-    def due_candidates(self) -> list[ScheduleRow]:
-        return list(self.rows)
-
-
-class FakeUpkeepTables:
-    """Open runs read from the fake store's guard state; deferred jobs join its job list."""
-
-    def __init__(self, store: FakeEventStore, clock: FixedClock) -> None:
-        self.store, self.clock = store, clock
-
-    def _export_runs(self, status: str) -> list[Any]:
-        runs = [self.store.get(i) for i in self.store.periods]
-        return [r for r in runs if r.status.value == status]
-
-    def running_export_runs(self) -> list[UUID]:
-        return [r.id for r in self._export_runs("running")]
-
-    def orphaned_pending_export_runs(self, older_than_seconds: int) -> list[UUID]:
-        queued = {j.args.get("run_id") for j in self.store.jobs}
-        cutoff = self.clock.now() - timedelta(seconds=older_than_seconds)
-        return [r.id for r in self._export_runs("pending")
-                if r.created_on < cutoff and str(r.id) not in queued]
-
-    def open_bufdir_exports(self, timeout_seconds: int, idle_seconds: int) -> list[OpenRun]:
-        return []
-
-    def running_syncs(self) -> list[OpenRun]:
-        return []
-
-    def defer(self, job: Job) -> None:
-        self.store.jobs.append(job)
-
-
-class FakeAuditLedger:
-    def verify(self, org_id: UUID) -> dict[str, Any]:
-        return {"ok": True, "events_verified": 0, "head": ""}
-
-    def evidence(self, org_id: UUID, run_id: UUID) -> bytes:
-        raise NotImplementedError("evidence bundles are tested against PostgreSQL")
-
-    def log_heads(self) -> int:
-        return 0
-
-
 class FakeDeliveryConnections:
     def __init__(self) -> None:
         self.saved: dict[tuple[UUID, str], tuple[DeliveryConnection, dict[str, str]]] = {}
@@ -396,16 +316,17 @@ def fake_services(
     The fakes are on the result (`services.store`, `.claims`, `.files`, ...); the clock is
     `services.app.export_runs.clock`."""
     store = FakeEventStore()
+    files = overrides.pop("files", None) or FakeStorage()
     source = FakeClaims(claims)
     source.reserved_by = store
     clock = overrides.pop("clock", None) or FixedClock()
     adapters: dict[str, Any] = {
         "event_store": store, "claims": source, "activities": FakeActivities(),
-        "files": FakeStorage(), "clock": clock, "idempotency_keys": FakeIdempotencyKeys(),
+        "files": files, "clock": clock, "idempotency_keys": FakeIdempotencyKeys(),
         "listing": FakeListing(store), "freshness": ProjectionCatchUp(lambda: 0),
-        "sync_run_log": FakeSyncRunLog(), "schedules": FakeScheduleTable(),
-        "upkeep_tables": FakeUpkeepTables(store, clock), "audit_ledger": FakeAuditLedger(),
-        "delivery_connections": FakeDeliveryConnections(), "service_flags": FakeServiceFlags(),
+        "sync_run_log": FakeSyncRunLog(store), "schedules": FakeScheduleTable(store),
+        "upkeep_tables": FakeUpkeepTables(store, clock),
+        "audit_ledger": FakeAuditLedger(store, files), "delivery_connections": FakeDeliveryConnections(), "service_flags": FakeServiceFlags(),
         "exporters": exporters or [CsvExporter("xledger"), CsvExporter("dynamics")],
         **overrides,
     }
@@ -423,7 +344,8 @@ def _typed(tmp: Path) -> Services:
     return bootstrap(
         Settings(data_dir=tmp), event_store=store, claims=FakeClaims(), activities=FakeActivities(),
         files=FakeStorage(), clock=clock, idempotency_keys=FakeIdempotencyKeys(),
-        listing=FakeListing(store), sync_run_log=FakeSyncRunLog(), schedules=FakeScheduleTable(),
+        listing=FakeListing(store), sync_run_log=FakeSyncRunLog(store),
+        schedules=FakeScheduleTable(store),
         upkeep_tables=FakeUpkeepTables(store, clock), audit_ledger=FakeAuditLedger(),
         delivery_connections=FakeDeliveryConnections(), exporters=[CsvExporter("xledger")],
         service_flags=FakeServiceFlags(),

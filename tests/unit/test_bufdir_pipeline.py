@@ -1,63 +1,57 @@
-"""The Bufdir pipeline over recorded fakes: step order, empty path, bundling, failures, retries."""
+"""The Bufdir pipeline through the real bootstrap over recording fakes: step order, empty
+path, bundling, failures, retries."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
 
 from application.bufdir_exports import BufdirExports
-from application.ports import IdempotentResponse, Job, NotFound, RecordedEvent, StoredFile
+from application.ports import IdempotentResponse, Job, NotFound, StoredFile
 from application.task_names import EXECUTE_BUFDIR_EXPORT
 from domain.bufdir_config import DEFAULT_CONFIG, BufdirConfigDocument
 from domain.bufdir_export import ReportFormat
 from domain.bufdir_rules import Summary
 from domain.shared import Actor, Period
 from infrastructure.bufdir_files import BufdirFileWriter
+from tests.unit.fakes import FakeActivities, FakeEventStore, FakeStorage, fake_services
 
 ORG = uuid4()
 ACTOR = Actor("user-1", ORG, "corr-1")
 PERIOD = Period(date(2024, 1, 1), date(2024, 12, 31))
 
 
-class FakeStore:
-    """Keeps events per aggregate and replays them on get, like the real store."""
+class RecordingStore(FakeEventStore):
+    """The fake store, noting each saved status in the shared log."""
 
     def __init__(self, log: list[str]) -> None:
+        super().__init__()
         self.log = log
-        self.events: dict[UUID, list[Any]] = {}
-        self.jobs: list[Job] = []
-
-    def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
-        if aggregate_id not in self.events:
-            raise NotFound(aggregate_id)
-        aggregate = None
-        for event in self.events[aggregate_id][:version]:
-            aggregate = event.mutate(aggregate)
-        return aggregate
 
     def save(self, *aggregates: Aggregate, jobs: Sequence[Job] = (),
              response: IdempotentResponse | None = None) -> int | None:
-        for aggregate in aggregates:
-            self.events.setdefault(aggregate.id, []).extend(aggregate.collect_events())
-            self.log.append(f"saved:{aggregate.status.value}")  # type: ignore[attr-defined]
-        self.jobs.extend(jobs)
-        return None
-
-    def history(self, aggregate_id: UUID) -> list[RecordedEvent]:
-        return []
+        statuses = [a.status.value for a in aggregates]  # type: ignore[attr-defined]
+        position = super().save(*aggregates, jobs=jobs, response=response)
+        self.log.extend(f"saved:{status}" for status in statuses)
+        return position
 
 
-class FakeActivities:
+class RecordingActivities(FakeActivities):
+    """The organisation's activities, each with one receipt; a named read can fail."""
+
     def __init__(self, log: list[str], activities: list[dict[str, Any]],
                  fail_on: str | None = None) -> None:
-        self.log, self.items, self.fail_on = log, activities, fail_on
+        super().__init__()
+        self.log, self.fail_on = log, fail_on
+        for item in activities:
+            self.items[(ORG, item["id"])] = item
+            self.files[(ORG, item["id"])] = [("kvittering.pdf", __file__)]
 
     def _call(self, name: str) -> None:
         self.log.append(name)
@@ -66,17 +60,16 @@ class FakeActivities:
 
     def count(self, org_id: UUID, start: date, end: date) -> int:
         self._call("count")
-        return len(self.items)
+        return super().count(org_id, start, end)
 
     def stream(self, org_id: UUID, start: date, end: date) -> Iterator[dict[str, Any]]:
         self._call("stream")
-        yield from self.items
+        yield from super().stream(org_id, start, end)
 
     def attachments(self, org_id: UUID, activity_ids: Iterable[str]) -> Iterator[
             tuple[str, str, str]]:
         self._call("attachments")
-        for activity_id in list(activity_ids):
-            yield (activity_id, "kvittering.pdf", __file__)
+        yield from super().attachments(org_id, list(activity_ids))
 
 
 class RecordingWriter(BufdirFileWriter):
@@ -94,22 +87,14 @@ class RecordingWriter(BufdirFileWriter):
         return super().bundle(report_path, attachments, out_path)
 
 
-class FakeFiles:
+class RecordingStorage(FakeStorage):
     def __init__(self, log: list[str]) -> None:
+        super().__init__()
         self.log = log
-        self.files: dict[str, bytes] = {}
 
     def write(self, path: str, chunks: Iterable[bytes], content_type: str) -> StoredFile:
         self.log.append(f"store:{path.rsplit('.', 1)[-1]}")
-        data = b"".join(chunks)
-        self.files[path] = data
-        return StoredFile(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
-
-    def open(self, path: str) -> BinaryIO:
-        raise NotImplementedError
-
-    def exists(self, path: str) -> bool:
-        return path in self.files
+        return super().write(path, chunks, content_type)
 
 
 def activity(i: int) -> dict[str, Any]:
@@ -119,7 +104,8 @@ def activity(i: int) -> dict[str, Any]:
 
 
 def build(activities: list[dict[str, Any]], fail_on: str | None = None,
-          ) -> tuple[BufdirExports, list[str], FakeStore, FakeFiles]:
+          ) -> tuple[BufdirExports, list[str], RecordingStore, RecordingStorage]:
+    """The real service graph (`bootstrap` through `fake_services`) with recording fakes."""
     log: list[str] = []
 
     def config_of(org_id: UUID, version: int | None) -> tuple[int, BufdirConfigDocument]:
@@ -128,10 +114,12 @@ def build(activities: list[dict[str, Any]], fail_on: str | None = None,
             raise ValueError("no configuration")
         return 0, DEFAULT_CONFIG
 
-    store, files = FakeStore(log), FakeFiles(log)
-    exports = BufdirExports(store, FakeActivities(log, activities, fail_on), config_of,
-                            RecordingWriter(log), files)
-    return exports, log, store, files
+    store, files = RecordingStore(log), RecordingStorage(log)
+    services = fake_services(
+        event_store=store, files=files, activities=RecordingActivities(log, activities, fail_on),
+        report_writer=RecordingWriter(log), bufdir_config_loader=config_of,
+    )
+    return services.app.bufdir_exports, log, store, files
 
 
 def requested(exports: BufdirExports, log: list[str], fmt: ReportFormat = ReportFormat.XLSX,
