@@ -14,7 +14,7 @@ from application.ports import (
     NotFound,
     PublishesImportDefinition,
 )
-from application.runs import retry_on_conflict
+from application.runs import owned, retry_on_conflict
 from domain.accounting_settings import AccountingSettings, ExportSettings
 from domain.shared import Actor
 
@@ -66,10 +66,7 @@ class AccountingSettingsBook:
         return settings
 
     def get(self, org_id: UUID) -> AccountingSettings:
-        settings: object = self.store.get(AccountingSettings.create_id(org_id))
-        if not isinstance(settings, AccountingSettings):
-            raise NotFound(org_id)
-        return settings
+        return owned(self.store, AccountingSettings, org_id, AccountingSettings.create_id(org_id))
 
     def for_export(self, org_id: UUID) -> ExportSettings | None:
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from application.ports import EventStore, NotFound
-from application.runs import retry_on_conflict
+from application.runs import owned, retry_on_conflict
 from domain.bufdir_config import (
     DEFAULT_CONFIG,
     BufdirConfigDocument,
@@ -42,10 +42,7 @@ class BufdirConfigBook:
         return config.version, config.parsed
 
     def _get(self, org_id: UUID, version: int | None = None) -> BufdirConfig:
-        config: object = self.store.get(config_id(org_id), version=version)
-        if not isinstance(config, BufdirConfig) or config.org_id != org_id:
-            raise NotFound(org_id)
-        return config
+        return owned(self.store, BufdirConfig, org_id, config_id(org_id), version)
 
     def current(self, org_id: UUID) -> tuple[int, BufdirConfigDocument]:
         """The organisation's configuration and its version; the default one as version 0."""

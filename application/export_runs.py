@@ -174,7 +174,7 @@ class ExportRuns(RunReads[ExportRun]):
         # The worker acts under the correlation id of the request that asked for the run.
         actor = system_actor(WORKER, run.org_id, run.requested_by.get("correlation_id") or f"run:{run_id}")
         if run.status is ExportRunStatus.PENDING:
-            run = self._start(run_id, actor)
+            run = self._start(run_id, actor, read=[run])
         if run.status is not ExportRunStatus.RUNNING:
             return run.status  # already ended: a repeated job does nothing
         try:
@@ -197,12 +197,13 @@ class ExportRuns(RunReads[ExportRun]):
         return run.status
 
     @retry_on_conflict(attempts=5)
-    def _start(self, run_id: UUID, actor: Actor) -> ExportRun:
+    def _start(self, run_id: UUID, actor: Actor, read: list[ExportRun] | None = None) -> ExportRun:
         """Reserve the period's free claims; when another run took one of them first, read
-        again and select again (unless the run moved on meanwhile)."""
-        run = self.store.get(run_id)
+        again and select again (unless the run moved on meanwhile). The first attempt uses the
+        run `execute` just read (`read`, emptied here), so an execution reads its events once."""
+        run = read.pop() if read else self.store.get(run_id)
         if run.status is not ExportRunStatus.PENDING:
-            return run  # type: ignore[no-any-return]
+            return run
         taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
         run.start((c.as_event_data() for c in taken), actor)
         try:
@@ -210,7 +211,7 @@ class ExportRuns(RunReads[ExportRun]):
         except ClaimsTaken:
             log.info("claims of run %s were taken concurrently; selecting again", run.id)
             raise
-        return run  # type: ignore[no-any-return]
+        return run
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
         """Fail a run that has been running longer than the limit; its claims become free."""

@@ -125,3 +125,31 @@ def test_history_versions_and_as_of() -> None:
     with pytest.raises(NotFound):
         runs.view(ORG, run_id, as_of=datetime(2000, 1, 1, tzinfo=UTC))
     assert runs.view(ORG, run_id, as_of=datetime.now(UTC) + timedelta(days=1)).status == "completed"
+
+
+class CountingStore(FakeEventStore):
+    """Notes each read of an aggregate's events (replayed or streamed), with its id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, UUID]] = []
+
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        self.reads.append(("get", aggregate_id))
+        return super().get(aggregate_id, version)
+
+    def stream(self, aggregate_id: UUID) -> Any:
+        self.reads.append(("stream", aggregate_id))
+        return super().stream(aggregate_id)
+
+
+def test_one_execution_reads_the_runs_events_once_and_its_claims_once() -> None:
+    store = CountingStore()
+    services = fake_services(claims=[(ORG, claim(3)), (ORG, claim(4))], event_store=store)
+    runs = services.app.export_runs
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    store.reads.clear()
+    assert runs.execute(run_id) is ExportRunStatus.COMPLETED
+    # The run's state once, then its taken claims once for the file (the accounting settings
+    # are another aggregate).
+    assert [read for read, of in store.reads if of == run_id] == ["get", "stream"]
