@@ -288,26 +288,18 @@ def bootstrap(
     bootstrap): unit tests pass fakes for all the database ones and get the real service graph
     with no database. `store` wraps the PostgreSQL event store instead (fault injection)."""
     settings = settings or Settings()
-    needs_database = None in (
+    database_ports = (
         event_store, claims, activities, idempotency_keys, listing, freshness, sync_run_log,
         schedules, upkeep_tables, audit_ledger, delivery_connections, service_flags,
     )
     db = None
-    if needs_database:
+    if None in database_ports:
         db = Database.open(database_url or resolve_database_url(settings), settings.pool_size)
-    events: EventStore
-    if event_store is not None:
-        events = event_store
-    else:
-        assert db is not None
-        events = store(db.store) if store else db.store
-    clock = clock or SystemClock()
     files = files or FsspecStorage(
         settings.storage_url or f"file://{(settings.data_dir / 'files').resolve()}"
     )
-    secret = settings.resolved_jwt_secret()
-    signer = DownloadSigner(secret, settings.public_url, settings.download_url_ttl_seconds)
     if db is not None:
+        event_store = event_store or (store(db.store) if store else db.store)
         claims = claims or PostgresClaims(db.pool)
         if activities is None:
             if not isinstance(files, FsspecStorage):
@@ -324,23 +316,79 @@ def bootstrap(
             db.pool, cipher_for(settings)
         )
         service_flags = service_flags or PostgresServiceFlags(db.pool)
-    assert claims is not None and activities is not None and listing is not None
-    assert freshness is not None and idempotency_keys is not None and audit_ledger is not None
-    assert sync_run_log is not None and schedules is not None and upkeep_tables is not None
-    assert delivery_connections is not None and service_flags is not None
-    idempotency = idempotency_keys
-    ledger = audit_ledger
-    read_models = listing
+    assert event_store is not None and claims is not None and activities is not None
+    assert listing is not None and freshness is not None and idempotency_keys is not None
+    assert audit_ledger is not None and sync_run_log is not None and schedules is not None
+    assert upkeep_tables is not None and delivery_connections is not None
+    assert service_flags is not None
+    ports = Ports(
+        events=event_store, claims=claims, activities=activities, files=files,
+        clock=clock or SystemClock(), idempotency_keys=idempotency_keys, listing=listing,
+        freshness=freshness, sync_run_log=sync_run_log, schedules=schedules,
+        upkeep_tables=upkeep_tables, audit_ledger=audit_ledger,
+        delivery_connections=delivery_connections, counters=counters or PrometheusCounters(),
+        ledger_clients=ledger_clients or HttpLedgerClients(settings.delivery_timeout_seconds),
+        exporters=exporters if exporters is not None else default_exporters(),
+        report_writer=report_writer or BufdirFileWriter(),
+        report_reader=report_reader or BufdirReportReader(),
+        bufdir_config_loader=bufdir_config_loader,
+    )
+    secret = settings.resolved_jwt_secret()
+    signer = DownloadSigner(secret, settings.public_url, settings.download_url_ttl_seconds)
+    app = use_cases(settings, ports, signer)
+    return Services(
+        settings=settings,
+        database=db,
+        store=ports.events,
+        claims=claims,
+        activities=activities,
+        idempotency=idempotency_keys,
+        files=files,
+        signer=signer,
+        jwt_secret=secret,
+        projections=freshness,
+        app=app,
+        upkeep=upkeep_of(settings, ports, app),
+        delivery_connections=delivery_connections,
+        flags=service_flags,
+    )
 
-    accounting_settings = AccountingSettingsBook(events)
-    counters = counters or PrometheusCounters()
-    delivery = Deliveries(
-        store=events,
-        connections=delivery_connections,
-        clients=ledger_clients or HttpLedgerClients(settings.delivery_timeout_seconds),
+
+@dataclass(frozen=True)
+class Ports:
+    """The adapter chosen for every port: given by the caller or built by `bootstrap`."""
+
+    events: EventStore
+    claims: ClaimSource
+    activities: ActivityRecords
+    files: FileStorage
+    clock: Clock
+    idempotency_keys: IdempotencyKeys
+    listing: RunListing
+    freshness: ProjectionCatchUp
+    sync_run_log: SyncRunLog
+    schedules: ScheduleTable
+    upkeep_tables: UpkeepTables
+    audit_ledger: AuditLedger
+    delivery_connections: DeliveryConnections
+    counters: RunCounters
+    ledger_clients: LedgerClients
+    exporters: Sequence[AccountingExporter]
+    report_writer: ReportWriter
+    report_reader: ReportReader
+    #: None: each organisation's Bufdir configuration from the event store.
+    bufdir_config_loader: ConfigLoader | None
+
+
+def deliveries_of(settings: Settings, ports: Ports, books: AccountingSettingsBook) -> Deliveries:
+    """Delivery by API: retries and batches as the settings say."""
+    return Deliveries(
+        store=ports.events,
+        connections=ports.delivery_connections,
+        clients=ports.ledger_clients,
         line_source=VoucherLines(),
-        clock=clock,
-        settings_of=accounting_settings.for_export_as_of,
+        clock=ports.clock,
+        settings_of=books.for_export_as_of,
         allowed_hosts=settings.allowed_delivery_hosts,
         retry=RetryPolicy(
             attempts=settings.delivery_retry_attempts,
@@ -348,75 +396,68 @@ def bootstrap(
             max_seconds=settings.delivery_retry_max_seconds,
         ),
         batch_size=settings.delivery_batch_size,
-        observe=getattr(counters, "delivery", None),
+        observe=getattr(ports.counters, "delivery", None),
     )
+
+
+def use_cases(settings: Settings, ports: Ports, signer: UrlSigner) -> ApplicationServices:
+    """Every application service over the chosen adapters (what routers and pages see)."""
+    events, files, clock, freshness = ports.events, ports.files, ports.clock, ports.freshness
+    accounting_settings = AccountingSettingsBook(events)
+    delivery = deliveries_of(settings, ports, accounting_settings)
     export_runs = ExportRuns(
         store=events,
-        claims=claims,
+        claims=ports.claims,
         files=files,
-        exporters=ExporterRegistry(exporters if exporters is not None else default_exporters()),
+        exporters=ExporterRegistry(ports.exporters),
         clock=clock,
         settings_of=accounting_settings.for_export,
         timeout=timedelta(seconds=settings.run_timeout_seconds),
-        listing=read_models,
+        listing=ports.listing,
         freshness=freshness,
         delivery_job=delivery.job_for,
     )
     bufdir_config = BufdirConfigBook(events)
     bufdir_exports = BufdirExports(
-        events, activities, bufdir_config_loader or bufdir_config.load,
-        report_writer or BufdirFileWriter(), files, read_models, freshness,
-        reader=report_reader or BufdirReportReader(),
+        events, ports.activities, ports.bufdir_config_loader or bufdir_config.load,
+        ports.report_writer, files, ports.listing, freshness, reader=ports.report_reader,
     )
 
     def sync_timeout_of(integration_type: str) -> timedelta:
         seconds = settings.sync_timeouts.get(integration_type, settings.sync_timeout_seconds)
         return timedelta(seconds=seconds)
 
-    sync_runs = SyncRuns(events, sync_run_log, clock, sync_timeout_of, freshness)
-    sync_schedules = SyncSchedules(events, schedules, sync_runs, clock)
-    app = ApplicationServices(
+    sync_runs = SyncRuns(events, ports.sync_run_log, clock, sync_timeout_of, freshness)
+    return ApplicationServices(
         export_runs=export_runs,
         bufdir_exports=bufdir_exports,
         sync_runs=sync_runs,
-        sync_schedules=sync_schedules,
+        sync_schedules=SyncSchedules(events, ports.schedules, sync_runs, clock),
         accounting_settings=accounting_settings,
         bufdir_config=bufdir_config,
-        source_data=SourceData(claims, activities, files),
+        source_data=SourceData(ports.claims, ports.activities, files),
         downloads=Downloads(files, signer),
-        audit=Audit(events, ledger, freshness),
-        idempotency=Idempotency(idempotency),
+        audit=Audit(events, ports.audit_ledger, freshness),
+        idempotency=Idempotency(ports.idempotency_keys),
         delivery=delivery,
     )
-    upkeep = Upkeep(
-        upkeep_tables,
-        export_runs,
-        bufdir_exports,
-        sync_runs,
-        sync_schedules,
-        AccountingSyncs(events, export_runs),
-        idempotency,
-        ledger,
-        counters,
+
+
+def upkeep_of(settings: Settings, ports: Ports, app: ApplicationServices) -> Upkeep:
+    """Tasks, periodic jobs and the sweep, over the same use cases the API uses."""
+    return Upkeep(
+        ports.upkeep_tables,
+        app.export_runs,
+        app.bufdir_exports,
+        app.sync_runs,
+        app.sync_schedules,
+        AccountingSyncs(ports.events, app.export_runs),
+        ports.idempotency_keys,
+        ports.audit_ledger,
+        ports.counters,
         run_timeout_seconds=settings.run_timeout_seconds,
         idempotency_ttl_hours=settings.idempotency_ttl_hours,
-        delivery=delivery,
-    )
-    return Services(
-        settings=settings,
-        database=db,
-        store=events,
-        claims=claims,
-        activities=activities,
-        idempotency=idempotency,
-        files=files,
-        signer=signer,
-        jwt_secret=secret,
-        projections=freshness,
-        app=app,
-        upkeep=upkeep,
-        delivery_connections=delivery_connections,
-        flags=service_flags,
+        delivery=app.delivery,
     )
 
 
