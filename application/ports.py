@@ -14,8 +14,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from application.activities import ActivityRecord
+from domain.accounting_settings import ExportSettings
 from domain.bufdir_config import BufdirConfigDocument
 from domain.bufdir_rules import Summary
+from domain.export_run import ExportRun
 from domain.vouchers import ledger_ref
 
 A = TypeVar("A", bound=Aggregate)
@@ -218,14 +220,15 @@ class AccountingExporter(Protocol):
     extension: str
 
     def render(
-        self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
+        self, run: ExportRun, claims: Iterable[dict[str, Any]], settings: ExportSettings | None
     ) -> Iterator[bytes]:
-        """Raises ExportRefused before yielding anything when the run cannot be exported."""
+        """Raises ExportRefused before yielding anything when the run cannot be exported
+        (no settings: refused as unmapped)."""
         ...
 
-    def content_type_for(self, settings: Any) -> str: ...
+    def content_type_for(self, settings: ExportSettings | None) -> str: ...
 
-    def extension_for(self, settings: Any) -> str: ...
+    def extension_for(self, settings: ExportSettings | None) -> str: ...
 
 
 @runtime_checkable
