@@ -306,7 +306,8 @@ def bootstrap(
                 raise TypeError("PostgresActivities needs fsspec storage: pass activities= too")
             activities = PostgresActivities(db.pool, files)
         listing = listing or ReadModels(db.pool)
-        freshness = freshness or ProjectionCatchUp(db.store.max_notification_id)
+        freshness = freshness or ProjectionCatchUp(db.store.max_notification_id,
+                                                   db.store.written_for)
         idempotency_keys = idempotency_keys or PostgresIdempotencyKeys(db.pool)
         audit_ledger = audit_ledger or PostgresAuditLedger(db.pool, db.store, files)
         sync_run_log = sync_run_log or PostgresSyncRunLog(db.pool)

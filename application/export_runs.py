@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +38,8 @@ from domain.vouchers import ExportRefused
 
 log = logging.getLogger(__name__)
 
+#: The read model that answers GET of a run and the list of runs.
+READ_MODEL = "export_runs"
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,23 @@ class ExportRunView:
             file=run.file,
             error=run.error,
             created_at=run.created_on,
-            completed_at=run.modified_on
-            if run.status in (ExportRunStatus.COMPLETED, ExportRunStatus.FAILED)
-            else None,
+            completed_at=run.ended_on,
             version=run.version,
             delivery=dict(run.delivery) if run.delivery else None,
+        )
+
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> ExportRunView:
+        """From the export_runs read model (the row the projection wrote from the events)."""
+        completed_at = row["completed_at"]
+        return cls(
+            run_id=row["run_id"], org_id=row["org_id"], period_start=row["period_start"],
+            period_end=row["period_end"], target=row["target"], status=row["status"],
+            record_count=row["record_count"], file=row["file"], error=row["error"],
+            created_at=row["created_at"].astimezone(UTC),
+            completed_at=completed_at.astimezone(UTC) if completed_at else None,
+            version=row["version"], delivery=row["delivery"],
         )
 
 
@@ -156,14 +170,32 @@ class ExportRuns(RunReads[ExportRun]):
         version: int | None = None,
         as_of: datetime | None = None,
     ) -> ExportRunView:
-        """The run now, after event `version`, or as it stood at `as_of`."""
+        """The run now (from the read model), after event `version`, or as it stood at `as_of`
+        (from its events)."""
+        if version is None and as_of is None:
+            current = self._current(org_id, run_id)
+            if current is not None:
+                return current
         return ExportRunView.of(self.as_it_was(org_id, run_id, version, as_of))
 
+    def _current(self, org_id: UUID, run_id: UUID) -> ExportRunView | None:
+        """The run from the export_runs read model once it holds the run's last event (waiting
+        for that event only, bounded); None when it does not, and the events must answer."""
+        if self.listing is None:
+            return None
+        found = self.listing.export_run(org_id, run_id)
+        if not found.current and found.version and self.freshness is not None and (
+            self.freshness.reached(READ_MODEL, found.position, timeout=1.0)
+        ):
+            found = self.listing.export_run(org_id, run_id)
+        return ExportRunView.of_row(found.row) if found.current and found.row else None
+
     def recent(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        """Newest first, from the export_runs read model (after catching up with the log)."""
+        """Newest first, from the export_runs read model, once it holds what this process
+        appended for the organisation (read your writes; not the whole log)."""
         assert self.listing is not None, "bootstrap wires the read models"
         if self.freshness is not None:
-            self.freshness.catch_up()
+            self.freshness.own_writes(READ_MODEL, org_id)
         return self.listing.export_runs(org_id, status, limit)
 
     def execute(self, run_id: UUID) -> ExportRunStatus:

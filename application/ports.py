@@ -334,19 +334,47 @@ class SyncRunLog(Protocol):
     def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]: ...
 
 
+@dataclass(frozen=True)
+class CurrentRow:
+    """One run's read-model row beside the log's last event of that run: the row answers for
+    the run only when it has caught up with that event (`current`)."""
+
+    row: dict[str, Any] | None  # None: not in the read model yet, or not this organisation's
+    version: int  # the run's last version in the log (0: no such aggregate)
+    position: int  # that event's notification id
+
+    @property
+    def current(self) -> bool:
+        return self.row is not None and self.row["version"] == self.version
+
+
 class RunListing(Protocol):
-    """Newest-first lists of one organisation's runs, from the read models."""
+    """Newest-first lists of one organisation's runs, and one run, from the read models."""
 
     def export_runs(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def export_run(self, org_id: UUID, run_id: UUID) -> CurrentRow: ...
 
     def bufdir_exports(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         ...
 
 
 class Freshness(Protocol):
-    """Read your writes: wait (bounded) until the read models hold every event appended so far."""
+    """Read your writes: wait (bounded) until the read models hold the events a reader needs."""
 
-    def catch_up(self, timeout: float = 2.0) -> None: ...
+    def catch_up(self, timeout: float = 2.0) -> None:
+        """Until every read model holds every event appended so far (the whole log)."""
+        ...
+
+    def reached(self, read_model: str, position: int, timeout: float = 1.0) -> bool:
+        """Until `read_model` holds event `position`; False when it is not kept up in this
+        process or did not get there in time (the caller then reads the events)."""
+        ...
+
+    def own_writes(self, read_model: str, org_id: UUID, timeout: float = 2.0) -> None:
+        """Until `read_model` holds the last event this process appended for the organisation
+        (the caller's own writes), not the newest event of the whole log."""
+        ...
 
 
 # --- Schedules, upkeep, audit ----------------------------------------------------------------

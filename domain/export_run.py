@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -41,6 +41,8 @@ LIFECYCLE = Lifecycle(
 
 #: Statuses that hold a period (and the claims taken) against other runs.
 ACTIVE_STATUSES = frozenset({S.PENDING, S.RUNNING, S.COMPLETED})
+#: Statuses a run ends in.
+ENDED = frozenset({S.COMPLETED, S.FAILED})
 
 
 #: Claims per `ClaimsTaken` event: a big run is several events appended in the same save.
@@ -134,6 +136,8 @@ class ExportRun(Aggregate):
         self.requested_via = requested_via
         #: Posting by API (domain/delivery.py), None unless the organisation has it enabled.
         self.delivery: dict[str, Any] | None = None
+        #: When the run completed or failed (delivery events come later and move `modified_on`).
+        self.ended_on: datetime | None = None
 
     @classmethod
     def request(
@@ -193,6 +197,18 @@ class ExportRun(Aggregate):
     def _failed(self, code: str, message: str, actor: dict[str, str]) -> None:
         self.status = S.FAILED
         self.error = {"code": code, "message": message}
+
+    @property
+    def modified_on(self) -> datetime:
+        return self._modified_on
+
+    @modified_on.setter
+    def modified_on(self, modified_on: datetime) -> None:
+        """Set to each event's moment after the event applied: the first moment the run is
+        completed or failed is when it ended (`ended_on`, what `completed_at` shows)."""
+        self._modified_on = modified_on
+        if getattr(self, "ended_on", None) is None and getattr(self, "status", None) in ENDED:
+            self.ended_on = modified_on
 
     @property
     def is_active(self) -> bool:

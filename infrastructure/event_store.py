@@ -4,6 +4,8 @@ queued jobs and idempotent responses written in the append's own transaction."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
@@ -51,6 +53,8 @@ EVENTS_TABLE = f"{APP_NAME}_events"
 TRACE_KEYS = ("correlation_id", "org_id")
 
 DEFER_JOB_SQL = SQL["defer_job"]
+#: How many organisations' last appends a process remembers (the oldest are forgotten).
+WRITTEN_ORGS = 10_000
 
 
 class DateAsISO(Transcoding):
@@ -95,6 +99,24 @@ class PostgresEventStore:
 
     def __init__(self, app: EventLog) -> None:
         self.app = app
+        #: The last event this process appended per organisation, newest organisations last:
+        #: a reader waits for its own writes only, not for the whole log.
+        self.written: OrderedDict[UUID, int] = OrderedDict()
+        self._written_lock = threading.Lock()
+
+    def written_for(self, org_id: UUID) -> int:
+        """The notification id of the last event this process appended for `org_id` (0: none)."""
+        return self.written.get(org_id, 0)
+
+    def _remember_written(self, aggregates: Sequence[Aggregate], position: int) -> None:
+        orgs = {org for org in (getattr(a, "org_id", None) for a in aggregates)
+                if isinstance(org, UUID)}
+        with self._written_lock:
+            for org in orgs:
+                self.written.pop(org, None)
+                self.written[org] = position
+            while len(self.written) > WRITTEN_ORGS:
+                self.written.popitem(last=False)
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
         """The aggregate from its events; events in `UNREAD` only move its version on."""
@@ -136,7 +158,11 @@ class PostgresEventStore:
             if isinstance(refused, PeriodTaken):
                 refused = PeriodTaken(self._overlapping_run(pending))
             raise refused from None
-        return recordings[-1].notification.id if recordings else None
+        if not recordings:
+            return None
+        position = recordings[-1].notification.id
+        self._remember_written(aggregates, position)
+        return position
 
     def _overlapping_run(self, pending: list[Any]) -> UUID | None:
         requested = [e for e in pending if hasattr(e, "period_start")]

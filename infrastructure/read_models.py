@@ -8,6 +8,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from application.ports import CurrentRow
 from infrastructure.sql import queries
 
 SQL = queries("read_models")
@@ -26,6 +27,15 @@ class ReadModels:
 
     def export_runs(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         return self._rows("export_runs", org_id, status, limit)
+
+    def export_run(self, org_id: UUID, run_id: UUID) -> CurrentRow:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(SQL["export_run"], {"org_id": org_id, "run_id": run_id})
+            found = cur.fetchone()
+        if found is None:
+            return CurrentRow(None, 0, 0)
+        version, position = found.pop("log_version"), found.pop("log_position")
+        return CurrentRow(found if found["run_id"] is not None else None, version, position)
 
     def bufdir_exports(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         return self._rows("bufdir_exports", org_id, status, limit)

@@ -62,6 +62,13 @@ def chain_link(
     return digest.hexdigest()
 
 
+def payload(row: Row) -> bytes:
+    """The chain hashes every event's payload: it takes no topic bare."""
+    if row.state is None:
+        raise ValueError(f"event {row.notification_id} came without its payload")
+    return row.state
+
+
 def org_of(state: bytes) -> UUID | None:
     """The organisation an event belongs to: `actor.org_id`, else `org_id`; None if unreadable."""
     try:
@@ -99,17 +106,18 @@ class AuditChainProjection(ReadModel):
         self.last.clear()
 
     def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
-        orgs = [org_of(row.state) for row in rows]
+        states = [payload(row) for row in rows]
+        orgs = [org_of(state) for state in states]
         self._remember(conn, {o for o in orgs if o is not None and o not in self.last})
         links = []
-        for row, org_id in zip(rows, orgs, strict=True):
+        for row, state, org_id in zip(rows, states, orgs, strict=True):
             if org_id is None:
                 log.error("event %s: not chained (names no organisation)", row.notification_id)
                 continue
             seq, prev_link = self.last.get(org_id) or (0, genesis(org_id))
             link = chain_link(
                 prev_link, row.notification_id, row.originator_id, row.originator_version,
-                row.topic, row.state,
+                row.topic, state,
             )
             self.last[org_id] = (seq + 1, link)
             links.append(

@@ -32,7 +32,8 @@ class Row:
     originator_id: UUID
     originator_version: int
     topic: str
-    state: bytes
+    #: None for a topic the read model takes bare (`bare_topics`): the payload is not read.
+    state: bytes | None
 
 
 Decode = Callable[[Row], Any]
@@ -50,6 +51,11 @@ class ReadModel:
     append_only: ClassVar[bool] = False
 
     def topics(self) -> list[str]:
+        return []
+
+    def bare_topics(self) -> list[str]:
+        """Topics handed over without their payload (neither read nor decoded): the read
+        model needs only that they happened (e.g. to move a row's version on)."""
         return []
 
     def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
@@ -74,9 +80,16 @@ class EventReadModel(ReadModel):
         registry = type(self).__dict__["statements"].dispatcher.registry
         return sorted(get_topic(cls) for cls in registry if cls is not object)
 
+    def bare(self, row: Row) -> list[Statement]:
+        """The statements of an event of a `bare_topics` topic (its payload was not read)."""
+        return []
+
     def write(self, conn: psycopg.Connection[Any], rows: Sequence[Row], decode: Decode) -> None:
         """Every statement of the page sent in one pipeline: one round trip, in log order."""
-        statements = [s for row in rows for s in self.statements(decode(row))]
+        statements = [
+            s for row in rows
+            for s in (self.bare(row) if row.state is None else self.statements(decode(row)))
+        ]
         if not statements:
             return
         with conn.pipeline(), conn.cursor() as curs:

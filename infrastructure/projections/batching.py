@@ -42,7 +42,7 @@ class BatchRunner:
                             events=EVENTS_TABLE)
         self.params: dict[str, Any] = {
             "app": APP_NAME, "size": page_size, "every": model.every_event,
-            "topics": model.topics(),
+            "topics": model.topics() + model.bare_topics(), "bare": model.bare_topics(),
         }
 
     def open(self) -> psycopg.Connection[Any]:
@@ -83,6 +83,7 @@ class BatchRunner:
         return end - start
 
     def decode(self, row: Row) -> Any:
+        assert row.state is not None, "bare rows are never decoded"
         return self.mapper.to_domain_event(
             StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
         )

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -130,17 +131,33 @@ class ProjectionSupervisor:
 
 class ProjectionCatchUp:
     """The Freshness port: with projections running in this process (`supervisor` set by the
-    server), wait until the read models include every event appended so far (bounded; a
-    lagging one is logged). Without them it returns at once."""
+    server), wait (bounded; a lagging one is logged) until the read models hold what a reader
+    needs: the whole log (`catch_up`), one event (`reached`) or the organisation's last event
+    appended by this process (`own_writes`). Without them it returns at once."""
 
-    def __init__(self, head: Callable[[], int]) -> None:
+    def __init__(self, head: Callable[[], int],
+                 written: Callable[[UUID], int] = lambda org_id: 0) -> None:
         self.head = head
+        self.written = written
         self.supervisor: ProjectionSupervisor | None = None
 
     def catch_up(self, timeout: float = 2.0) -> None:
         supervisor = self.supervisor
         if supervisor is not None:
             supervisor.wait_for(self.head(), timeout=timeout)
+
+    def reached(self, read_model: str, position: int, timeout: float = 1.0) -> bool:
+        supervisor = self.supervisor
+        runner = supervisor.runners.get(read_model) if supervisor is not None else None
+        return runner is not None and runner.wait(position, timeout)
+
+    def own_writes(self, read_model: str, org_id: UUID, timeout: float = 2.0) -> None:
+        position = self.written(org_id)
+        supervisor = self.supervisor
+        if not position or supervisor is None or read_model not in supervisor.runners:
+            return
+        if not self.reached(read_model, position, timeout):
+            log.warning("projection %s did not reach %s in %s s", read_model, position, timeout)
 
 
 def lags(conn: psycopg.Connection[Any]) -> list[Lag]:

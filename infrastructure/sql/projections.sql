@@ -27,8 +27,10 @@ SELECT coalesce(max(notification_id), 0) FROM {events}
 -- carries the page's last notification id, so the position moves past events nobody handles.
 -- Notification ids commit in order (appends hold the events table's EXCLUSIVE lock), so no
 -- event below the page's end can appear later.
+-- The payload of the topics the projection takes bare (`bare`) is not read at all.
 WITH page AS (
-    SELECT notification_id, originator_id, originator_version, topic, state
+    SELECT notification_id, originator_id, originator_version, topic,
+           CASE WHEN topic = ANY(%(bare)s::text[]) THEN NULL ELSE state END AS state
     FROM {events}
     WHERE notification_id > %(after)s
     ORDER BY notification_id

@@ -31,7 +31,8 @@ FILE = {"path": "exports/x.csv", "size_bytes": 1, "sha256": "0"}
 
 
 def aggregates(i: int) -> list[object]:
-    """Eight aggregates of every kind and ending, in organisations of their own (20 events)."""
+    """Aggregates of every kind and ending, delivery included, in organisations of their own
+    (one each round)."""
     actor = Actor("loader", uuid4(), f"bulk-{i}")
     done = ExportRun.request(actor.org_id, PERIOD, ExportTarget.XLEDGER, actor)
     done.start([], actor)
@@ -45,13 +46,29 @@ def aggregates(i: int) -> list[object]:
     running = ExportRun.request(actor.org_id, Period(date(2025, 4, 1), date(2025, 4, 30)),
                                 ExportTarget.XLEDGER, actor)
     running.start([], actor)
+    delivered = ExportRun.request(actor.org_id, Period(date(2025, 5, 1), date(2025, 5, 31)),
+                                  ExportTarget.DYNAMICS, actor)
+    delivered.start([], actor)
+    delivered.complete(FILE, actor)
+    delivered.queue_delivery(actor)
+    delivered.start_delivery(lines_total=4, already_present=1, actor=actor)
+    delivered.record_lines_posted(1, ["a", "b", "c"], actor)
+    delivered.complete_delivery("2025-06-01T08:00:00+00:00", actor)
+    refused = ExportRun.request(actor.org_id, Period(date(2025, 6, 1), date(2025, 6, 30)),
+                                ExportTarget.XLEDGER, actor)
+    refused.start([], actor)
+    refused.complete(FILE, actor)
+    refused.queue_delivery(actor)
+    refused.start_delivery(lines_total=2, already_present=0, actor=actor)
+    refused.fail_delivery("refused", "401 Unauthorized", actor, lines_total=2)
+    refused.retry_delivery(actor)
     synced = SyncRun.start_new(actor.org_id, "xledger", "scheduler", actor)
     synced.complete(10, 1, None, actor)
     broken = SyncRun.start_new(actor.org_id, "dynamics", "manual", actor)
     broken.fail(3, 2, "connection refused", actor)
     cancelled = SyncRun.start_new(actor.org_id, "bufdir", "manual", actor)
     cancelled.cancel(0, 0, "stopped by a coordinator", actor)
-    return [done, failed, pending, running, synced, broken, cancelled]
+    return [done, failed, pending, running, delivered, refused, synced, broken, cancelled]
 
 
 @pytest.mark.slow
@@ -82,6 +99,12 @@ def test_rebuild_of_a_large_log_equals_the_live_read_models(
         "SELECT array_agg(DISTINCT status ORDER BY status) FROM export_runs",
     )
     assert statuses == ["completed", "failed", "pending", "running"]
+    deliveries = scalar(
+        services.database_url,
+        "SELECT array_agg(DISTINCT delivery->>'status' ORDER BY delivery->>'status') "
+        "FROM export_runs WHERE delivery IS NOT NULL",
+    )
+    assert deliveries == ["delivered", "pending"]
     assert scalar(services.database_url, "SELECT count(*) FROM sync_run_log") == 3 * i + 2
     assert len(live["audit_chain"]) == head
     assert len(live["bufdir_audit_log"]) == 2

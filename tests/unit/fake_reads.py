@@ -20,7 +20,7 @@ from eventsourcing.utils import get_topic
 
 from application.delivery import delivery_in_history
 from application.export_runs import claims_in_history
-from application.ports import Clock, FileStorage, Job, NotFound, OpenRun, ScheduleRow
+from application.ports import Clock, CurrentRow, FileStorage, Job, NotFound, OpenRun, ScheduleRow
 from domain.bufdir_export import BufdirExport
 from domain.export_run import ExportRun
 from domain.sync_run import SyncRun, SyncRunStatus
@@ -121,6 +121,10 @@ class FakeListing:
     def export_runs(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = [export_run_row(events) for events in self._of(ExportRun, org_id)]
         return self._newest(rows, "run_id", status, limit)
+
+    def export_run(self, org_id: UUID, run_id: UUID) -> CurrentRow:
+        """No current row here: GET of a run reads the fake store's events."""
+        return CurrentRow(None, 0, 0)
 
     def bufdir_exports(self, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = [bufdir_export_row(events) for events in self._of(BufdirExport, org_id)]
