@@ -6,11 +6,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.ports import DatabaseUnavailable
 from application.services import ApplicationServices
@@ -57,6 +59,68 @@ def route_template(request: Request) -> str:
     return str(path) if path else "unmatched"
 
 
+class RequestContext:
+    """Per request: the correlation id (given or new) in the request state, the logs' context
+    and the `X-Request-ID` answer header; latency and count metrics; one log line. A plain ASGI
+    middleware (Starlette's `BaseHTTPMiddleware` costs a task group and a stream per request)."""
+
+    def __init__(self, app: ASGIApp,
+                 unavailable_errors: tuple[type[Exception], ...] = (DatabaseUnavailable,)) -> None:
+        self.app = app
+        self.unavailable_errors = unavailable_errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        given = request.headers.get("x-request-id", "")
+        correlation_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
+        org = ORG_IN_PATH.match(scope["path"])
+        # Every log line of this request carries these (see infrastructure/logs.py).
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            correlation_id=correlation_id, org_id=org.group(1) if org else None
+        )
+        status = 500
+        started_response = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
+            if message["type"] == "http.response.start":
+                status, started_response = message["status"], True
+                MutableHeaders(scope=message)["X-Request-ID"] = correlation_id
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except self.unavailable_errors as exc:  # the database is gone: 503, never a hang
+            if started_response:
+                raise
+            await (await errors.unavailable(request, exc))(scope, receive, send_with_id)
+        except Exception as exc:  # the last line of defence: no traceback leaves the process
+            if started_response:
+                raise
+            await (await errors.unexpected(request, exc))(scope, receive, send_with_id)
+        elapsed = time.perf_counter() - started
+        route = route_template(request)
+        LATENCY.labels(request.method, route).observe(elapsed)
+        REQUESTS.labels(request.method, route, str(status)).inc()
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 1),
+                "actor": getattr(principal, "sub", None),
+            },
+        )
+
+
 def create_app(
     services: ApplicationServices,
     readiness: Readiness,
@@ -94,40 +158,5 @@ def create_app(
         app.include_router(extra)
     pages.install(app, secure_cookies=public_url.startswith("https://"))
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("x-request-id", "")
-        request.state.correlation_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
-        org = ORG_IN_PATH.match(request.url.path)
-        # Every log line of this request carries these (see infrastructure/logs.py).
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            correlation_id=request.state.correlation_id, org_id=org.group(1) if org else None
-        )
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except unavailable_errors as exc:
-            response = await errors.unavailable(request, exc)
-        except Exception as exc:  # the last line of defence: no traceback leaves the process
-            response = await errors.unexpected(request, exc)
-        elapsed = time.perf_counter() - started
-        route = route_template(request)
-        LATENCY.labels(request.method, route).observe(elapsed)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        response.headers["X-Request-ID"] = request.state.correlation_id
-        principal = getattr(request.state, "principal", None)
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 1),
-                "actor": getattr(principal, "sub", None),
-            },
-        )
-        return response
+    app.add_middleware(RequestContext, unavailable_errors=unavailable_errors)
     return app

@@ -20,7 +20,11 @@ SYNC_STARTERS = frozenset({Role.SCHEDULER, Role.COORDINATOR, Role.ADMIN})
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
-def get_services(request: Request) -> ApplicationServices:
+# The dependencies below never block, so they are coroutines: FastAPI runs a plain `def`
+# dependency in the thread pool, a hop per dependency per request.
+
+
+async def get_services(request: Request) -> ApplicationServices:
     """The use cases (application services only: routers never see an adapter)."""
     services: ApplicationServices = request.app.state.services
     return services
@@ -29,7 +33,7 @@ def get_services(request: Request) -> ApplicationServices:
 ServicesDep = Annotated[ApplicationServices, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -45,7 +49,7 @@ def get_principal(
     return principal
 
 
-def org_member(
+async def org_member(
     org_id: Annotated[UUID, Path(description="The caller's organisation")],
     principal: Annotated[Principal, Depends(get_principal)],
 ) -> Principal:
@@ -59,7 +63,7 @@ Member = Annotated[Principal, Depends(org_member)]
 
 
 def require(roles: frozenset[Role]) -> object:
-    def check(principal: Member) -> Principal:
+    async def check(principal: Member) -> Principal:
         if principal.role not in roles:
             raise HTTPException(403, f"role '{principal.role.value}' may not do this")
         return principal
