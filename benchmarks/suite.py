@@ -18,7 +18,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import delivery, event_store, export_pipeline
+from benchmarks import api_reads, delivery, event_store, export_pipeline
 from infrastructure.database import start_embedded
 
 HERE = Path(__file__).resolve().parent
@@ -37,9 +37,9 @@ class Result:
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"events": 1500, "per_writer": 20, "rounds": 1, "claims_small": 200,
-                "claims_big": 2000, "runs": 2, "delivery_claims": 200}
+                "claims_big": 2000, "runs": 2, "delivery_claims": 200, "requests": 480}
     return {"events": 25_000, "per_writer": 150, "rounds": 5, "claims_small": 500,
-            "claims_big": 100_000, "runs": 7, "delivery_claims": 5000}
+            "claims_big": 100_000, "runs": 7, "delivery_claims": 5000, "requests": 8000}
 
 
 def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
@@ -79,6 +79,16 @@ def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
                       f"{d.seconds / d.floor_seconds:.0f}× slower", "10 000 lines < 60 s",
                       d.status == "delivered" and d.distinct == d.lines
                       and d.seconds < 60 * d.lines / 10_000))
+    floor, *reads = api_reads.measure(admin, data_dir, n["requests"])
+    for load in reads:
+        is_get = load.name == "GET a run"
+        out.append(Result(f"{load.name}, {api_reads.CLIENTS} clients ({load.requests} requests)",
+                          f"{load.rate:,.0f} req/s, p50 {load.p50 * 1000:.0f} ms, "
+                          f"p99 {load.p99 * 1000:.0f} ms",
+                          f"{floor.rate:,.0f} req/s, p99 {floor.p99 * 1000:.0f} ms (FastAPI "
+                          "endpoint returning a constant)", f"{load.rate / floor.rate:.2f}×",
+                          "≥ 400 req/s, p99 < 50 ms" if is_get else "—",
+                          (load.rate >= 400 and load.p99 < 0.050) if is_get else None))
     return out
 
 
