@@ -7,7 +7,7 @@ encoding. A run that cannot be exported is refused (`ExportRefused`) before a by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -165,13 +165,71 @@ def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
     return valid
 
 
-def _claim_problem(claim: Mapping[str, Any]) -> ExportRefused | None:
+def prepared(claims: Iterable[C], settings: Any) -> tuple[Iterable[C], ExportSettings]:
+    """The claims to write and the settings, for a file written in one pass.
+
+    Claims in memory (a list, or a one-shot iterator, read into a list) are checked at once:
+    refused before a byte is written. A re-iterable stream (a run's taken claims, read from the
+    log) is read once only: checked while the file is written (`checked`) and refused at its
+    end, before the file is stored (storage writes under a temporary name)."""
+    if isinstance(claims, Sequence | Iterator):
+        listed = list(claims)
+        return listed, check(listed, settings)
+    try:
+        valid = as_settings(settings)
+    except InvalidAccountingSettings as invalid:
+        raise ExportRefused(
+            "unmapped_category", f"accounting settings are invalid: {invalid}"
+        ) from None
+    if valid is None:  # refused: read the stream only to name its categories
+        for _ in checked(claims, None):
+            pass
+        raise AssertionError("checked() refuses a run without settings")
+    return checked(claims, valid), valid
+
+
+def checked(claims: Iterable[C], settings: ExportSettings | None) -> Iterator[C]:
+    """The claims that can be written, as they come; at the end, the refusal `check` would
+    have given (every unmapped category named), if any. Nothing is yielded after a problem."""
+    mapped = settings.categories if settings is not None else {}
+    unmapped: set[str] = set()
+    bad_claim: ExportRefused | None = None
+    for claim in claims:
+        category = str(claim.get("category"))
+        if category not in mapped:
+            unmapped.add(category)
+        elif not unmapped and bad_claim is None:
+            bad_claim = _currency_problem(claim)
+            if bad_claim is None:
+                yield claim
+    if settings is None:
+        names = ", ".join(sorted(unmapped)) or "none"
+        raise ExportRefused(
+            "unmapped_category",
+            f"the organisation has no accounting settings; unmapped categories: {names}",
+        )
+    if unmapped:
+        raise ExportRefused("unmapped_category",
+                            f"categories without a mapped account: {', '.join(sorted(unmapped))}")
+    if bad_claim is not None:
+        raise bad_claim
+
+
+def _currency_problem(claim: Mapping[str, Any]) -> ExportRefused | None:
+    """A claim's amounts are checked where its line is built (`_expense_line`), once."""
     currency = claim.get("currency")
     if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
             and currency.isupper()):
         return ExportRefused(
             "invalid_claim", f"claim {claim.get('claim_id')} has no valid currency code"
         )
+    return None
+
+
+def _claim_problem(claim: Mapping[str, Any]) -> ExportRefused | None:
+    currency_problem = _currency_problem(claim)
+    if currency_problem is not None:
+        return currency_problem
     try:
         amount_of(claim)
         nok_amount_of(claim)

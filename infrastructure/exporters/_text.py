@@ -10,12 +10,15 @@ file is safe whatever settings object a caller hands in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
 from domain.spreadsheet import neutralise
 
 _REPLACED = str.maketrans({";": ",", '"': "'"})
+#: Files are written in pieces of about this many characters (one storage write each).
+CHUNK = 64 * 1024
 
 
 def field_text(value: Any, max_len: int) -> str:
@@ -29,3 +32,18 @@ def code_field(value: str) -> str:
     """A code (account, tax code, dimension, voucher type) as one clean field; few distinct
     values per file, so each is cleaned once."""
     return field_text(value, 250)
+
+
+def chunked(texts: Iterable[str], size: int = CHUNK) -> Iterator[bytes]:
+    """The texts joined into pieces of about `size` characters, UTF-8 encoded."""
+    pending: list[str] = []
+    length = 0
+    for text in texts:
+        pending.append(text)
+        length += len(text)
+        if length >= size:
+            yield "".join(pending).encode("utf-8")
+            pending.clear()
+            length = 0
+    if pending:
+        yield "".join(pending).encode("utf-8")

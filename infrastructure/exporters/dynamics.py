@@ -15,8 +15,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.accounting_settings import ExportSettings
-from domain.vouchers import Line, check, money, reiterable, to_date, vouchers
-from infrastructure.exporters._text import code_field, field_text
+from domain.vouchers import Line, money, prepared, to_date, vouchers
+from infrastructure.exporters._text import chunked, code_field, field_text
 from infrastructure.exporters.dynamics_definition import (
     COLUMNS,
     SEPARATOR,
@@ -65,21 +65,21 @@ class DynamicsExporter:
     def render(
         self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> Iterator[bytes]:
-        """Validate everything first (ExportRefused), then stream the file."""
-        claims = reiterable(claims)
-        valid = check(claims, settings)
-        return _csv(run, claims, valid)
+        """The file in 64 KiB pieces, from one pass over the claims; ExportRefused before a
+        byte is written (claims in memory) or at the end of the stream (`prepared`)."""
+        claims, valid = prepared(claims, settings)
+        return chunked(_csv(run, claims, valid))
 
 
-def _csv(run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[bytes]:
-    """UTF-8 with BOM, one chunk for the header and one per document."""
-    yield (BOM + SEPARATOR.join(COLUMNS) + EOL).encode("utf-8")
+def _csv(run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> Iterator[str]:
+    """UTF-8 with BOM: the header line, then each document's lines."""
+    yield BOM + SEPARATOR.join(COLUMNS) + EOL
     posting_date = to_date(run.period_end)
+    prefix = code_field(settings.document_prefix) if settings.document_prefix else None
     for voucher in vouchers(claims, settings):
-        prefix = code_field(settings.document_prefix) if settings.document_prefix else None
         number = document_number(prefix, run.id, voucher.number)
-        rows = (_row(line, settings, number, posting_date) for line in voucher.lines)
-        yield "".join(SEPARATOR.join(row) + EOL for row in rows).encode("utf-8")
+        for line in voucher.lines:
+            yield SEPARATOR.join(_row(line, settings, number, posting_date)) + EOL
 
 
 def _row(line: Line, settings: ExportSettings, document: str, day: date) -> list[str]:

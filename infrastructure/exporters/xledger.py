@@ -13,8 +13,8 @@ from datetime import date
 from typing import Any
 
 from domain.accounting_settings import ExportSettings
-from domain.vouchers import Line, check, money, reiterable, to_date, vouchers
-from infrastructure.exporters._text import code_field, field_text
+from domain.vouchers import Line, money, prepared, to_date, vouchers
+from infrastructure.exporters._text import chunked, code_field, field_text
 
 IMP_SYSTEM = "EXPENSES"  # names the sending system in Xledger's import log
 SEPARATOR = ";"
@@ -57,21 +57,23 @@ class XledgerExporter:
     def render(
         self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> Iterator[bytes]:
-        """Validate everything first (ExportRefused), then yield the header and each voucher."""
-        claims = reiterable(claims)
-        valid = check(claims, settings)
-        return self._write(run, claims, valid)
+        """The file in 64 KiB pieces, from one pass over the claims; ExportRefused before a
+        byte is written (claims in memory) or at the end of the stream (`prepared`)."""
+        claims, valid = prepared(claims, settings)
+        return chunked(self._lines(run, claims, valid))
 
-    def _write(
+    def _lines(
         self, run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings
-    ) -> Iterator[bytes]:
-        yield (SEPARATOR.join(COLUMNS) + EOL).encode("utf-8")
+    ) -> Iterator[str]:
+        yield SEPARATOR.join(COLUMNS) + EOL
         day = to_date(run.period_end)
         # VoucherType;VoucherNo;FiscalYear;PeriodNo;VoucherDate: only the number varies.
         dated = f"{day.year};{day.month};{yyyymmdd(day)}"
+        voucher_type = code_field(settings.voucher_type)
         for voucher in vouchers(claims, settings):
-            head = f"{code_field(settings.voucher_type)};{voucher.number};{dated}"
-            yield "".join(_line(line, head) for line in voucher.lines).encode("utf-8")
+            head = f"{voucher_type};{voucher.number};{dated}"
+            for line in voucher.lines:
+                yield _line(line, head)
 
 
 def _line(line: Line, head: str) -> str:

@@ -126,3 +126,21 @@ def test_one_running_sync_per_integration_and_one_start_per_scheduled_time(
         store.save(SyncRun.start_new(org, "xledger", "scheduler", actor, scheduled_for=at))
     assert taken.value.existing_run_id == first.id
     store.save(SyncRun.start_new(org, "xledger", "manual", actor))  # free again
+
+
+def test_a_run_taking_thousands_of_claims_is_one_append_refused_whole(store: EventStore) -> None:
+    """Heavy appends travel differently (bound parameters, not one SQL text); the guards and
+    the all-or-nothing transaction are the same."""
+    org = uuid4()
+    a, b = requested(org), requested(org, Period(date(2025, 2, 1), date(2025, 2, 28)))
+    store.save(a, b)
+    worker = Actor("system:worker", org, "w")
+    shared = [claim(uuid4()) for _ in range(3000)]
+    a.start(shared, worker)
+    store.save(a)
+    assert store.get(a.id).record_count == 3000 and store.get(a.id).version == a.version
+    b.start([claim(uuid4()) for _ in range(3000)] + shared[-1:], worker)
+    with pytest.raises(ClaimsTaken):
+        store.save(b)
+    assert store.get(b.id).status is ExportRunStatus.PENDING and store.get(b.id).version == 1
+    assert sum(1 for e in store.stream(a.id) if isinstance(e, ExportRun.ClaimsTaken)) == 1  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 from domain.accounting_settings import AccountingSettings, ExportSettings
 from domain.shared import Actor
 from domain.vouchers import ExportRefused, claim_id_of
+from infrastructure.exporters._text import CHUNK
 from infrastructure.exporters.xledger import COLUMNS, XledgerExporter
 from tests.accounting_readers import read_gl02
 
@@ -227,11 +229,37 @@ def test_no_claims_give_a_file_with_only_the_header() -> None:
     assert rows == [list(COLUMNS)]
 
 
-def test_the_file_is_streamed_one_voucher_at_a_time() -> None:
-    chunks = list(XledgerExporter().render(RUN, iter([claim(), claim(), claim()]), SETTINGS))
+class TakenOnce:
+    """A re-iterable stream of claims (as a run's taken claims are) that counts its readings."""
 
-    assert len(chunks) == 4  # header, then one chunk per voucher
-    assert all(chunk.endswith(b"x\r\n") for chunk in chunks[1:])
+    def __init__(self, claims: list[dict[str, Any]]) -> None:
+        self.claims = claims
+        self.readings = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.readings += 1
+        return iter(self.claims)
+
+
+def test_the_file_is_written_in_64_kib_pieces_from_one_reading_of_the_stream() -> None:
+    claims = [claim(description=f"Reise {i} Oslo-Bergen") for i in range(1500)]
+    stream = TakenOnce(claims)
+    chunks = list(XledgerExporter().render(RUN, stream, SETTINGS))
+
+    assert stream.readings == 1
+    assert len(chunks) > 3
+    assert all(CHUNK <= len(c) < CHUNK + 1000 for c in chunks[:-1])
+    assert all(chunk.endswith(b"x\r\n") for chunk in chunks)  # whole lines only
+    assert b"".join(chunks) == b"".join(XledgerExporter().render(RUN, claims, SETTINGS))
+
+
+def test_a_stream_is_refused_at_its_end_naming_every_unmapped_category() -> None:
+    stream = TakenOnce([claim(), claim("taxi"), claim(), claim("bus")])
+    with pytest.raises(ExportRefused) as refused:
+        b"".join(XledgerExporter().render(RUN, stream, SETTINGS))
+
+    assert refused.value.code == "unmapped_category" and stream.readings == 1
+    assert "bus, taxi" in str(refused.value)
 
 
 def test_the_aggregate_and_its_view_are_accepted_as_settings() -> None:
