@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -14,6 +17,19 @@ from infrastructure.sql import queries
 SQL = queries("read_models")
 
 
+@contextmanager
+def single_query(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit for one read query: one round trip, no BEGIN and
+    COMMIT around it (and no extra pool: connections are counted per process)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
 class ReadModels:
     """Newest first, one organisation at a time; index-driven (org_id, created_at DESC)."""
 
@@ -21,7 +37,7 @@ class ReadModels:
         self.pool = pool
 
     def _rows(self, name: str, org_id: UUID, status: str | None, limit: int) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with single_query(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(SQL[name], {"org_id": org_id, "status": status, "limit": limit})
             return cur.fetchall()
 
@@ -29,7 +45,7 @@ class ReadModels:
         return self._rows("export_runs", org_id, status, limit)
 
     def export_run(self, org_id: UUID, run_id: UUID) -> CurrentRow:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with single_query(self.pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(SQL["export_run"], {"org_id": org_id, "run_id": run_id})
             found = cur.fetchone()
         if found is None:
