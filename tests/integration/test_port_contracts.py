@@ -29,7 +29,8 @@ JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
 FEBRUARY = Period(date(2025, 2, 1), date(2025, 2, 28))
 MARCH = Period(date(2025, 3, 1), date(2025, 3, 31))
 EXPORT_RUN_COLUMNS = {"run_id", "org_id", "period_start", "period_end", "target", "status",
-                      "record_count", "file", "error", "created_at", "completed_at", "version"}
+                      "record_count", "file", "error", "created_at", "completed_at", "version",
+                      "delivery"}
 BUFDIR_COLUMNS = {"export_id", "status", "row_count", "file_size_bytes", "file", "error_message",
                   "status_history", "period_start", "period_end", "format",
                   "include_attachments", "config_version", "created_at", "summary"}

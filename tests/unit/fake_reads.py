@@ -47,7 +47,7 @@ def of_kind(store: FakeEventStore, kind: type) -> list[list[Any]]:
 
 def export_run_row(events: list[Any]) -> dict[str, Any]:
     """The `export_runs` read model's row, built from the run's events as its projection does
-    (only Requested, Started, Completed and Failed change it)."""
+    (the delivery object as the run holds it)."""
     first = events[0]
     row: dict[str, Any] = {
         "run_id": first.originator_id, "org_id": first.org_id,
@@ -58,16 +58,18 @@ def export_run_row(events: list[Any]) -> dict[str, Any]:
     }
     for e in events[1:]:
         if isinstance(e, ExportRun.Started):  # type: ignore[attr-defined]
-            row.update(status="running")
+            row.update(status="running", record_count=e.record_count)
         elif isinstance(e, ExportRun.Completed):  # type: ignore[attr-defined]
             row.update(status="completed", record_count=e.record_count, file=e.file,
                        completed_at=e.timestamp)
         elif isinstance(e, ExportRun.Failed):  # type: ignore[attr-defined]
             row.update(status="failed", error={"code": e.code, "message": e.message},
                        completed_at=e.timestamp)
-        else:
-            continue
-        row["version"] = e.originator_version
+        row["version"] = e.originator_version  # every event moves it (claims and delivery too)
+    run: Any = None
+    for e in events:
+        run = e.mutate(run)
+    row["delivery"] = dict(run.delivery) if run.delivery else None
     return row
 
 
