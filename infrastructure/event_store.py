@@ -171,9 +171,8 @@ class PostgresEventStore:
         e = requested[0]
         with self.app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             curs.execute(
-                "SELECT run_id FROM export_run_periods WHERE org_id = %s "
-                "AND period && daterange(%s, %s, '[]') ORDER BY run_id LIMIT 1",
-                (e.org_id, e.period_start, e.period_end),
+                SQL["overlapping_run"],
+                {"org_id": e.org_id, "start": e.period_start, "end": e.period_end},
             )
             row = curs.fetchone()
         return row["run_id"] if row else None
@@ -207,11 +206,7 @@ class PostgresEventStore:
             conn.cursor(name="aggregate_stream") as cur,
         ):
             cur.itersize = 4
-            cur.execute(
-                f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "  # noqa: S608
-                "WHERE originator_id = %s ORDER BY originator_version",
-                (aggregate_id,),
-            )
+            cur.execute(SQL["aggregate_stream"], {"id": aggregate_id})
             for row in cur:
                 yield self.app.mapper.to_domain_event(
                     StoredEvent(row["originator_id"], row["originator_version"], row["topic"],

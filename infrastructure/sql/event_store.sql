@@ -43,3 +43,17 @@ SELECT originator_version, topic,
 FROM export_service_events
 WHERE originator_id = %(id)s AND (%(version)s::bigint IS NULL OR originator_version <= %(version)s)
 ORDER BY originator_version
+
+-- name: overlapping_run
+-- The run already holding part of a requested period (the guard's own table), read inside the
+-- append's transaction so a refusal can name it.
+SELECT run_id FROM export_run_periods
+WHERE org_id = %(org_id)s AND period && daterange(%(start)s, %(end)s, '[]')
+ORDER BY run_id LIMIT 1
+
+-- name: aggregate_stream
+-- One aggregate's events with their payloads, in order, for a server-side cursor.
+SELECT originator_id, originator_version, topic, state
+FROM export_service_events
+WHERE originator_id = %(id)s
+ORDER BY originator_version
