@@ -40,7 +40,7 @@ from application.ports import (
 from domain.export_run import ExportRun
 from infrastructure import guards, sync_guards
 from infrastructure.recorder import QUEUE as QUEUE
-from infrastructure.recorder import SQL
+from infrastructure.recorder import SQL, constraint_of
 
 #: Topics whose facts are the event itself (the aggregate keeps none of them): reading an
 #: aggregate skips their payload (a run of 100 000 claims is read without its claims).
@@ -227,7 +227,7 @@ def traced_jobs(jobs: Sequence[Job], pending: Sequence[Any]) -> list[Job]:
 
 def translate(error: IntegrityError) -> Exception:
     cause = error.__cause__
-    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    constraint = constraint_of(error)
     if isinstance(cause, psycopg.errors.ExclusionViolation) or constraint.startswith(
         "export_run_periods"
     ):

@@ -1,20 +1,32 @@
 """The append: events, guard rows, queued jobs and the remembered answer in one transaction,
-sent to PostgreSQL as one query (one round trip).
+sent to PostgreSQL as one query (one round trip); appends that arrive together are committed
+together (group commit, `AppendQueue`).
 
 Every statement is bound on the client (`ClientCursor.mogrify`: the JSON of the events and
 jobs is encoded before anything reaches the server) and the whole transaction travels as one
 simple query: `BEGIN; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING; COMMIT`. The table
 lock is therefore held for the server's own time only, never across a network wait. A guard
 violation aborts the transaction at its statement and surfaces as that statement's error.
+
+Group commit: while one append of this process is on its way to the server, the appends that
+arrive queue up, and the next leader writes them all in one transaction through the function
+`export_service_append_group` (migration 0160): each append's statements in a subtransaction of
+their own (a failing guard refuses that append only, with its own constraint), then every event
+of those not refused under one hold of the lock, one COMMIT and one WAL flush for all of them.
+An append alone (the usual case when the service is quiet) never waits and takes the single
+path. A group the server refuses as a whole (two appends of one aggregate version) is written
+again one append at a time, so each caller gets its own answer.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.types.json import Jsonb
@@ -28,6 +40,37 @@ QUEUE = "exports"
 #: literals, the query), some 150 MB.
 INLINE_MAX_BYTES = 256 * 1024
 SQL = queries("event_store")
+#: At most this many appends in one group: each is a subtransaction, and PostgreSQL keeps up to
+#: 64 of a transaction's subtransactions in shared memory before other sessions' snapshots
+#: slow down.
+MAX_GROUP = 48
+
+
+def constraint_of(error: BaseException) -> str:
+    """The constraint that refused an append (`refused_constraint` on a group's refusal, else
+    what the server said), "" when none."""
+    cause = error.__cause__ if isinstance(error, IntegrityError) else error
+    named = getattr(cause, "refused_constraint", None)
+    if named is None:
+        named = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    return named or ""
+
+
+def append_statements(**kwargs: Any) -> list[tuple[str, Any]]:
+    """What an append writes besides its events, in order: its jobs (first, so a guard
+    violation surfaces as the guard's own error), its guard rows, its remembered answer."""
+    statements: list[tuple[str, Any]] = [
+        (SQL["defer_job"], {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)})
+        for job in kwargs.get("jobs", ())
+    ]
+    statements += list(kwargs.get("guard_statements", ()))
+    response: IdempotentResponse | None = kwargs.get("response")
+    if response is not None:
+        statements.append((SQL["remember_response"], {
+            "status_code": response.status_code, "body": Jsonb(response.body),
+            "org_id": response.org_id, "key": response.key,
+        }))
+    return statements
 
 
 def append_query(
@@ -35,17 +78,7 @@ def append_query(
 ) -> str:
     """The whole append as one SQL text (every value bound here, on the client)."""
     parts = [SQL["begin"], SQL["lock_timeout"]]
-    for job in kwargs.get("jobs", ()):
-        parts.append(cursor.mogrify(
-            SQL["defer_job"], {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)}
-        ))
-    parts.extend(cursor.mogrify(sql, params) for sql, params in kwargs.get("guard_statements", ()))
-    response: IdempotentResponse | None = kwargs.get("response")
-    if response is not None:
-        parts.append(cursor.mogrify(SQL["remember_response"], {
-            "status_code": response.status_code, "body": Jsonb(response.body),
-            "org_id": response.org_id, "key": response.key,
-        }))
+    parts += [cursor.mogrify(sql, params) for sql, params in append_statements(**kwargs)]
     if stored_events:
         values = ", ".join(
             cursor.mogrify(SQL["event_values"], (e.originator_id, e.originator_version, e.topic,
@@ -62,15 +95,7 @@ def bound_statements(
 ) -> list[tuple[str, Any]]:
     """The same append as statements with their parameters, bound by the server."""
     statements: list[tuple[str, Any]] = [(SQL["lock_timeout"], None)]
-    statements += [(SQL["defer_job"], {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)})
-                   for job in kwargs.get("jobs", ())]
-    statements += list(kwargs.get("guard_statements", ()))
-    response: IdempotentResponse | None = kwargs.get("response")
-    if response is not None:
-        statements.append((SQL["remember_response"], {
-            "status_code": response.status_code, "body": Jsonb(response.body),
-            "org_id": response.org_id, "key": response.key,
-        }))
+    statements += append_statements(**kwargs)
     if stored_events:
         values = ", ".join([SQL["event_values"]] * len(stored_events))
         statements += [(SQL["lock_events"], None), (SQL["notify"], None), (
@@ -81,8 +106,86 @@ def bound_statements(
     return statements
 
 
+@dataclass(eq=False)
+class Append:
+    """One caller's append waiting in the queue, and what became of it."""
+
+    events: Sequence[StoredEvent]
+    kwargs: dict[str, Any]
+    woken: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
+    ids: list[int] | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> list[int]:
+        if self.error is not None:
+            raise self.error
+        assert self.ids is not None, "an append left its group without an outcome"
+        return self.ids
+
+
+class AppendQueue:
+    """Leader and followers: the first append to arrive writes at once; those arriving while
+    it is on its way wait, and the first of them then writes them all as one group."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write  # Callable[[list[Append]], None]: sets each one's ids or error
+        self.lock = threading.Lock()
+        self.waiting: list[Append] = []
+        self.busy = False
+
+    def submit(self, append: Append) -> list[int]:
+        with self.lock:
+            self.waiting.append(append)
+            leads = not self.busy
+            self.busy = True
+        if not leads:
+            append.woken.wait()  # set when written, or when it is this one's turn to lead
+            if append.done:
+                return append.outcome()
+        self._lead()
+        return append.outcome()
+
+    def _lead(self) -> None:
+        with self.lock:
+            group = self.waiting[:MAX_GROUP]
+            del self.waiting[:MAX_GROUP]
+        try:
+            self.write(group)
+        except BaseException as error:
+            for append in group:
+                if append.ids is None and append.error is None:
+                    append.error = error
+        finally:
+            with self.lock:
+                if self.waiting:
+                    self.waiting[0].woken.set()  # it leads the next group
+                else:
+                    self.busy = False
+            for append in group:
+                append.done = True
+                append.woken.set()
+
+
+def _refuse(append: Append, state: str, constraint: str | None) -> None:
+    """An append of a group whose own statement failed: an integrity violation is its
+    refusal (as if it had been written alone); anything else it meets again written alone."""
+    if not state.startswith("23"):
+        return
+    cause = psycopg.errors.lookup(state)(f"refused by {constraint or 'a constraint'}")
+    cause.refused_constraint = constraint  # type: ignore[attr-defined]
+    refusal = IntegrityError(str(cause))
+    refusal.__cause__ = cause
+    append.error = refusal
+
+
 class GuardedRecorder(PostgresApplicationRecorder):
-    """Runs jobs, guard statements and the idempotent response inside the append transaction."""
+    """Runs jobs, guard statements and the idempotent response inside the append transaction;
+    appends of this process that arrive together share one transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.appends = AppendQueue(self._write_group)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -90,6 +193,27 @@ class GuardedRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if sum(len(e.state) for e in stored_events) > INLINE_MAX_BYTES:
             return self._insert_bound(stored_events, **kwargs)
+        return self.appends.submit(Append(stored_events, kwargs))
+
+    def _write_group(self, group: list[Append]) -> None:
+        if len(group) > 1:
+            try:
+                self._insert_group(group)
+            except (InterfaceError, OperationalError) as lost:
+                for append in group:  # outcome unknown: each caller's retry decides
+                    append.error = lost
+                return
+            except IntegrityError:
+                pass  # refused as a whole: each append again, on its own
+        for append in group:
+            if append.ids is not None or append.error is not None:
+                continue
+            try:
+                append.ids = self._insert_one(append.events, **append.kwargs)
+            except BaseException as error:
+                append.error = error
+
+    def _insert_one(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.get_connection() as conn:
             cursor = psycopg.ClientCursor(conn)
             query = append_query(cursor, stored_events, **kwargs)
@@ -106,6 +230,55 @@ class GuardedRecorder(PostgresApplicationRecorder):
                 if not cursor.nextset():
                     break
             return ids if stored_events else []
+
+    def _insert_group(self, group: list[Append]) -> None:
+        """The group in one transaction, one round trip; sets each append's ids, refuses
+        (IntegrityError naming its constraint) those whose own statements failed, and leaves
+        those that failed otherwise to be written alone."""
+        with self.datastore.get_connection() as conn:
+            cursor = psycopg.ClientCursor(conn)
+            statements, owners = [], []
+            event_owners, ids, versions, topics, states = [], [], [], [], []
+            for number, append in enumerate(group, start=1):
+                for sql, params in append_statements(**append.kwargs):
+                    statements.append(cursor.mogrify(sql, params))
+                    owners.append(number)
+                for e in append.events:
+                    event_owners.append(number)
+                    ids.append(e.originator_id)
+                    versions.append(e.originator_version)
+                    topics.append(e.topic)
+                    states.append(e.state)
+            call = cursor.mogrify(SQL["append_group"], {
+                "statements": statements, "owners": owners, "appends": len(group),
+                "event_owners": event_owners, "ids": ids, "versions": versions,
+                "topics": topics, "states": states,
+            })
+            query = ";\n".join([SQL["begin"], SQL["lock_timeout"], call, SQL["commit"]])
+            try:
+                cursor.execute(query.encode("utf-8"), prepare=False)
+            except BaseException:
+                conn.rollback()
+                raise
+            rows: list[dict[str, Any]] = []
+            while True:
+                if cursor.description and cursor.description[0].name == "append_no":
+                    rows = cursor.fetchall()
+                if not cursor.nextset():
+                    break
+        written: dict[tuple[Any, int], int] = {}
+        for row in rows:
+            if row["refused_state"] is not None:
+                _refuse(group[row["append_no"] - 1], row["refused_state"],
+                        row["refused_constraint"])
+            else:
+                written[(row["event_id"], row["event_version"])] = int(row["event_position"])
+        for append in group:
+            if append.error is None and append.ids is None:
+                found = [written.get((e.originator_id, e.originator_version))
+                         for e in append.events]
+                if None not in found:
+                    append.ids = [int(i) for i in found if i is not None]
 
     def _insert_bound(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """A heavy append (a run taking many claims): the statements in one pipeline (one

@@ -22,6 +22,7 @@ from application.ports import ScheduledSyncTaken, SyncAlreadyRunning
 from domain.schedules import idempotency_key
 from domain.sync_run import SyncRun
 from domain.sync_schedule import SyncSchedule
+from infrastructure.recorder import constraint_of
 from infrastructure.sql import queries
 
 SQL = queries("guards")
@@ -116,8 +117,7 @@ SYNC_RULES: list[tuple[type, Any]] = [
 
 def refusal(app: Any, error: IntegrityError, aggregates: Sequence[Any]) -> Exception | None:
     """The sync refusal `error` stands for, naming the run that holds the guard; else None."""
-    cause = error.__cause__
-    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    constraint = constraint_of(error)
     runs = [a for a in aggregates if isinstance(a, SyncRun)]
     if not runs:
         return None

@@ -12,9 +12,14 @@ UPDATE open_runs SET status = %(status)s, updated_at = %(at)s WHERE run_id = %(r
 DELETE FROM open_runs WHERE run_id = %(run_id)s
 
 -- name: take_period
--- The exclusion constraint refuses a period overlapping another active run's.
+-- The exclusion constraint refuses a period overlapping another active run's. Two racing
+-- inserts checked against an exclusion constraint can each wait for the other's row and
+-- deadlock; taking the organisation's transaction-level advisory lock first makes them queue.
+WITH queued AS (
+    SELECT pg_advisory_xact_lock(hashtextextended('export_run_periods ' || %(org_id)s::text, 0))
+)
 INSERT INTO export_run_periods (run_id, org_id, period)
-VALUES (%(run_id)s, %(org_id)s, daterange(%(start)s, %(end)s, '[]'))
+SELECT %(run_id)s, %(org_id)s, daterange(%(start)s, %(end)s, '[]') FROM queued
 
 -- name: take_claims
 INSERT INTO claim_reservations (org_id, claim_id, run_id)

@@ -1,0 +1,177 @@
+"""Group commit: appends of one process that arrive together share one transaction, and each is
+still accepted or refused on its own. A second connection holds the events table's lock so the
+appends queue up behind a first one deterministically (rows of one transaction share `xmin`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from application.ports import ConcurrentChange, Job, PeriodTaken
+from domain.export_run import ExportRun, ExportTarget
+from domain.shared import Actor, Period
+from infrastructure.event_store import PostgresEventStore, open_event_log
+
+JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
+MID_JANUARY = Period(date(2025, 1, 10), date(2025, 1, 20))
+
+
+@contextmanager
+def events_locked(url: str) -> Iterator[None]:
+    """Hold the events table's lock (as an append in flight does) until the block ends."""
+    with psycopg.connect(url) as conn:
+        conn.execute("LOCK TABLE export_service_events IN EXCLUSIVE MODE")
+        yield
+        conn.rollback()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the appends did not queue up"
+        time.sleep(0.01)
+
+
+def transactions_of(url: str, ids: list[UUID]) -> dict[UUID, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT originator_id, xmin::text FROM export_service_events "
+            "WHERE originator_id = ANY(%s)", (ids,)).fetchall()
+    return dict(rows)
+
+
+class Queued:
+    """Saves submitted one at a time, each waiting in the append queue before the next."""
+
+    def __init__(self, store: PostgresEventStore, pool: ThreadPoolExecutor) -> None:
+        self.store = store
+        self.pool = pool
+        self.queue = store.app.recorder.appends  # type: ignore[attr-defined]
+
+    def save(self, aggregate: Any, **kwargs: Any) -> Future[Any]:
+        before = len(self.queue.waiting)
+        future = self.pool.submit(self._save, aggregate, **kwargs)
+        wait_until(lambda: len(self.queue.waiting) > before or future.done())
+        return future
+
+    def _save(self, aggregate: Any, **kwargs: Any) -> Any:
+        try:
+            return self.store.save(aggregate, **kwargs)
+        except Exception as refused:  # the test looks at what each caller got
+            return refused
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[PostgresEventStore]:
+    log = open_event_log(db_url, pool_size=4)
+    yield PostgresEventStore(log)
+    log.close()
+
+
+def request(org_id: UUID, period: Period = JANUARY) -> ExportRun:
+    return ExportRun.request(org_id, period, ExportTarget.XLEDGER, Actor("u", org_id, "c"))
+
+
+def job_of(run: ExportRun) -> Job:
+    return Job("execute_export_run", {"run_id": str(run.id)})
+
+
+def test_appends_that_arrive_together_commit_in_one_transaction(
+        db_url: str, store: PostgresEventStore) -> None:
+    runs = [request(uuid4()) for _ in range(9)]
+    with ThreadPoolExecutor(9) as pool:
+        queued = Queued(store, pool)
+        with events_locked(db_url):
+            first = pool.submit(store.save, runs[0])  # writes alone, waits for the lock
+            wait_until(lambda: queued.queue.busy)
+            time.sleep(0.2)  # its transaction is at the server, blocked on the lock
+            rest = [queued.save(run) for run in runs[1:]]
+        positions = [first.result(10)] + [f.result(10) for f in rest]
+    assert all(isinstance(p, int) for p in positions), positions
+    assert sorted(positions) == list(range(1, 10))  # every caller got its own event
+    xmins = transactions_of(db_url, [r.id for r in runs])
+    assert xmins[runs[0].id] not in {xmins[r.id] for r in runs[1:]}
+    assert len({xmins[r.id] for r in runs[1:]}) == 1  # the eight queued ones: one transaction
+
+
+def test_an_append_refused_in_a_group_is_refused_alone(
+        db_url: str, store: PostgresEventStore) -> None:
+    org, other = uuid4(), uuid4()
+    winner, loser, bystander = request(org), request(org, MID_JANUARY), request(other)
+    with ThreadPoolExecutor(4) as pool:
+        queued = Queued(store, pool)
+        with events_locked(db_url):
+            first = pool.submit(store.save, request(uuid4()))
+            wait_until(lambda: queued.queue.busy)
+            time.sleep(0.2)
+            answers = [queued.save(run, jobs=[job_of(run)]) for run in (winner, loser, bystander)]
+        assert isinstance(first.result(10), int)
+        won, lost, passed = (a.result(10) for a in answers)
+    assert isinstance(won, int) and isinstance(passed, int)
+    assert isinstance(lost, PeriodTaken) and lost.existing_run_id == winner.id
+    xmins = transactions_of(db_url, [winner.id, loser.id, bystander.id])
+    assert set(xmins) == {winner.id, bystander.id}  # nothing of the refused one is stored
+    assert xmins[winner.id] == xmins[bystander.id]
+    with psycopg.connect(db_url) as conn:
+        periods = conn.execute("SELECT run_id FROM export_run_periods WHERE org_id = %s",
+                               (org,)).fetchall()
+        jobs = conn.execute("SELECT args->>'run_id' FROM procrastinate_jobs").fetchall()
+    assert periods == [(winner.id,)]
+    assert {j for (j,) in jobs} == {str(winner.id), str(bystander.id)}
+
+
+def test_two_appends_of_one_version_in_a_group_get_one_conflict(
+        db_url: str, store: PostgresEventStore) -> None:
+    run = request(uuid4())
+    store.save(run)
+    one, two = store.get(run.id), store.get(run.id)
+    one.start([], Actor("w1", run.org_id, "c1"))
+    two.start([], Actor("w2", run.org_id, "c2"))
+    bystander = request(uuid4())
+    with ThreadPoolExecutor(4) as pool:
+        queued = Queued(store, pool)
+        with events_locked(db_url):
+            first = pool.submit(store.save, request(uuid4()))
+            wait_until(lambda: queued.queue.busy)
+            time.sleep(0.2)
+            answers = [queued.save(one), queued.save(two), queued.save(bystander)]
+        assert isinstance(first.result(10), int)
+        results = [a.result(10) for a in answers]
+    assert isinstance(results[2], int)
+    assert sum(isinstance(r, int) for r in results[:2]) == 1
+    assert sum(isinstance(r, ConcurrentChange) for r in results[:2]) == 1
+    assert store.get(run.id).version == 2
+
+
+def test_48_racing_requests_in_one_process_accept_exactly_one(
+        db_url: str, store: PostgresEventStore) -> None:
+    from application.export_runs import ExportRuns
+
+    runs = ExportRuns(store, None, None, None, None)  # type: ignore[arg-type]
+    org_id = uuid4()
+    barrier = threading.Barrier(48)
+
+    def attempt(i: int) -> UUID | Exception:
+        barrier.wait()
+        try:
+            return runs.request_export(org_id, Period(date(2025, 3, 1 + i % 7),
+                                                      date(2025, 3, 21 + i % 5)),
+                                       ExportTarget.XLEDGER, Actor(f"u{i}", org_id, f"r{i}"))
+        except Exception as refused:
+            return refused
+
+    with ThreadPoolExecutor(48) as pool:
+        results = list(pool.map(attempt, range(48)))
+    accepted = [r for r in results if isinstance(r, UUID)]
+    assert len(accepted) == 1, results
+    assert {getattr(r, "existing_run_id", None) for r in results
+            if not isinstance(r, UUID)} == {accepted[0]}
