@@ -203,8 +203,8 @@ class GuardedRecorder(PostgresApplicationRecorder):
                 for append in group:  # outcome unknown: each caller's retry decides
                     append.error = lost
                 return
-            except IntegrityError:
-                pass  # refused as a whole: each append again, on its own
+            except Exception:  # noqa: S110 - refused as a whole (rolled back): each on its own
+                pass
         for append in group:
             if append.ids is not None or append.error is not None:
                 continue
