@@ -88,7 +88,7 @@ def test_the_overview_follows_a_delivery_flags_a_late_start_and_offers_the_file(
             assert api.put("/delivery/xledger", json={
                 "enabled": True, "endpoint": f"{url}/graphql",
                 "credentials": {"api_token": standin.api_token}}).status_code == 200
-        standin.faults.post_delay_seconds = 2.0  # the overview is shown while it delivers
+        standin.faults.posting_open.clear()  # the overview is shown while it delivers
         with site.api(org_id, Role.COORDINATOR) as api:
             run_id = api.post("/export-runs", json={
                 "period_start": "2026-01-01", "period_end": "2026-01-31",
@@ -98,6 +98,7 @@ def test_the_overview_follows_a_delivery_flags_a_late_start_and_offers_the_file(
                                           Actor("system:scheduler", org_id, "test"), late)
         sign_in(page, site, org_id)
         page.evaluate("window.notReloaded = true")
+        standin.faults.posting_open.set()
         row = page.locator(f"#run-{run_id}")
         row.locator("[data-delivery='delivered']").wait_for()
         assert page.evaluate("window.notReloaded") is True

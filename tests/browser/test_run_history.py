@@ -92,11 +92,12 @@ def test_a_failed_delivery_is_retried_and_followed_without_reloading(
         with site.api(org_id) as api:
             fixed = {**connection, "credentials": {"api_token": standin.api_token}}
             assert api.put("/delivery/xledger", json=fixed).status_code == 200
-        standin.faults.post_delay_seconds = 1.5  # the page is shown while it delivers
+        standin.faults.posting_open.clear()  # the page is shown while it delivers
         page.get_by_role("button", name="Prøv leveringen på nytt").click()
         page.wait_for_url(f"**/export-runs/{run_id}")
         page.evaluate("window.notReloaded = true")
         shown = page.locator("ol.timeline > li").count()
+        standin.faults.posting_open.set()
         page.locator("[data-delivery='delivered']").wait_for()
         assert page.evaluate("window.notReloaded") is True
         assert page.locator("ol.timeline > li").count() > shown  # the timeline grew in place

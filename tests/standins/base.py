@@ -3,6 +3,7 @@ a thread with uvicorn (a real HTTP server: the client under test is never mocked
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -17,6 +18,12 @@ from starlette.responses import JSONResponse, Response
 ASGI = Callable[[Any, Any, Any], Awaitable[None]]
 
 
+def _opened() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 class DropConnection(Exception):
     """Raised by a handler after it stored what it was sent: the answer is cut off."""
 
@@ -29,7 +36,16 @@ class Faults:
     script: list[tuple[int, float | None] | None] = field(default_factory=list)
     drop_after_store: int = 0  # this many storing requests lose their answer
     post_delay_seconds: float = 0.0
+    #: Posting waits while this is clear: a test holds deliveries until its page is shown.
+    posting_open: threading.Event = field(default_factory=lambda: _opened())
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def before_posting(self) -> None:
+        """Wait for `posting_open`, then `post_delay_seconds`."""
+        while not self.posting_open.is_set():
+            await asyncio.sleep(0.02)
+        if self.post_delay_seconds:
+            await asyncio.sleep(self.post_delay_seconds)
 
     def next_status(self) -> tuple[int, float | None] | None:
         with self.lock:

@@ -5,7 +5,6 @@ journal posted on demand into G/L entries (APIV2 generalLedgerEntries)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import threading
@@ -156,8 +155,7 @@ class BusinessCentral:
         fault = self.faults.next_status()
         if fault:
             return fault_response(*fault)
-        if self.faults.post_delay_seconds:
-            await asyncio.sleep(self.faults.post_delay_seconds)
+        await self.faults.before_posting()
         answers = []
         pattern = re.compile(
             rf"companies\({re.escape(self.company_id)}\)/journals\(([^)]+)\)/journalLines")

@@ -5,7 +5,6 @@ node fields of Xledger's schema (unknown or read-only fields are GraphQL errors,
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -93,8 +92,7 @@ class Xledger:
         variables = body.get("variables") or {}
         if "addGLImportItems" in query:
             self.count("add")
-            if self.faults.post_delay_seconds:
-                await asyncio.sleep(self.faults.post_delay_seconds)
+            await self.faults.before_posting()
             return self._add(variables.get("inputs"))
         if "glImportItems" in query:
             self.count("read")
