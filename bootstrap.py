@@ -62,8 +62,10 @@ from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.bufdir_report_reader import BufdirReportReader
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
+    check_unless_recently_used,
     ensure_database,
     eventsourcing_env,
+    mark_returned,
     start_embedded,
     stop_embedded,
 )
@@ -245,7 +247,7 @@ class Database:
         # Bounded waits: no request hangs on a database that is gone (it gets a 503 instead).
         pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=True, name="service",
-            timeout=POOL_WAIT_SECONDS, check=ConnectionPool.check_connection,
+            timeout=POOL_WAIT_SECONDS, check=check_unless_recently_used, reset=mark_returned,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
                     "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
         )

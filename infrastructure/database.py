@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from infrastructure.sql import queries
 from infrastructure.sql.composed import query
@@ -104,6 +107,26 @@ def eventsourcing_env(url: str, pool_size: int = 8) -> dict[str, str]:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
         "CREATE_TABLE": "no",
     }
+
+
+#: A connection handed back less than this long ago is lent again without a check: it just
+#: worked, and a check is one more round trip on every read. One that sat idle longer is
+#: checked first (the server may have gone away meanwhile).
+RECENTLY_USED_SECONDS = 1.0
+
+
+def mark_returned(conn: psycopg.Connection[Any]) -> None:
+    """The pool's `reset`: when the connection came back (its `check` reads it)."""
+    conn._returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+def check_unless_recently_used(conn: psycopg.Connection[Any]) -> None:
+    """The pool's `check`: skipped for a healthy connection handed back a moment ago."""
+    returned_at: float = getattr(conn, "_returned_at", float("-inf"))
+    if (time.monotonic() - returned_at < RECENTLY_USED_SECONDS
+            and conn.pgconn.status == psycopg.pq.ConnStatus.OK):
+        return
+    ConnectionPool.check_connection(conn)
 
 
 def redact(url: str) -> str:

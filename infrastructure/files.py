@@ -7,6 +7,7 @@ import posixpath
 import time
 import uuid
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, BinaryIO, cast
 
 import fsspec
@@ -68,13 +69,23 @@ class FsspecStorage:
 class DownloadSigner:
     """A URL valid for one file until its expiry; anything changed fails the signature."""
 
+    #: Expiries are rounded up to this many seconds, so the links of one file signed within
+    #: the same stretch are the same link, signed once (a run list shows a link per row on
+    #: every refresh). A link is valid for at least the TTL, at most this much longer.
+    EXPIRY_STEP_SECONDS = 60
+
     def __init__(self, secret: str, base_url: str, ttl_seconds: int) -> None:
         self.serializer = URLSafeSerializer(secret, salt="export-service-download")
         self.base_url = base_url.rstrip("/")
         self.ttl = ttl_seconds
+        self._signed = lru_cache(maxsize=4096)(self._sign_until)
 
     def sign(self, path: str, now: float | None = None) -> str:
-        expires = int((now or time.time()) + self.ttl)
+        step = self.EXPIRY_STEP_SECONDS
+        expires = -(-int((now or time.time()) + self.ttl) // step) * step
+        return self._signed(path, expires)
+
+    def _sign_until(self, path: str, expires: int) -> str:
         token = self.serializer.dumps({"p": path, "e": expires})
         return f"{self.base_url}/v1/files/{path}?sig={token}"
 
