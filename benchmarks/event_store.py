@@ -19,13 +19,22 @@ from uuid import UUID, uuid4
 import psycopg
 
 from application.export_runs import ExportRuns
+from application.ports import Job
+from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import ExportRun, ExportTarget, RunAlreadyExists
 from domain.shared import Actor, Period
 from domain.sync_run import SyncRun
+from infrastructure import guards
 from infrastructure.database import ensure_database, eventsourcing_env
-from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore, open_event_log
+from infrastructure.event_store import (
+    EVENTS_TABLE,
+    PostgresEventStore,
+    open_event_log,
+    traced_jobs,
+)
 from infrastructure.migrations import migrate
 from infrastructure.projections.runner import rebuild
+from infrastructure.recorder import append_query
 from infrastructure.sql import queries
 
 TAKE_PERIOD = queries("guards")["take_period"]
@@ -133,8 +142,11 @@ def _rate(writers: int, per_writer: int, make: Callable[[], Callable[[int], None
     return writers * per_writer / (time.perf_counter() - started)
 
 
-def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float]:
-    """(request_export appends/s, raw single-row INSERT+COMMIT/s), same number of writers."""
+def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, float]:
+    """(request_export appends/s, raw single-row INSERT+COMMIT/s, the append's own SQL sent
+    alone/s), same number of writers. The third shows what the database itself spends on
+    what an append writes (its job, guard rows, lock, NOTIFY, event; built beforehand, so no
+    Python of ours is timed)."""
     url = fresh_database(admin, "append")
     log = open_event_log(url, pool_size=writers)
     runs = ExportRuns(PostgresEventStore(log), None, None, None, None)  # type: ignore[arg-type]
@@ -158,9 +170,32 @@ def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float]:
         _rate(writers, 5, app_writer)  # warm the pool
         app = _rate(writers, per_writer, app_writer)
         raw = _rate(writers, per_writer, raw_writer)
+        same = _rate(writers, per_writer, lambda: _same_sql_writer(url, log, per_writer))
     finally:
         log.close()
-    return app, raw
+    return app, raw, same
+
+
+def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
+    """A connection sending `count` appends of request_export exactly as the recorder would
+    send each alone (one query text each, prepared before the clock starts)."""
+    conn = psycopg.connect(url, autocommit=True)
+    cursor = psycopg.ClientCursor(conn)
+    queries = []
+    for _ in range(count):
+        org_id = uuid4()
+        run = ExportRun.request(org_id, PERIOD, ExportTarget.XLEDGER, Actor("bench", org_id, "c"))
+        pending = run.collect_events()
+        stored = [log.mapper.to_stored_event(e) for e in pending]
+        jobs = traced_jobs([Job(EXECUTE_EXPORT_RUN, {"run_id": str(run.id)})], pending)
+        queries.append(append_query(cursor, stored, jobs=jobs,
+                                    guard_statements=guards.statements_for(pending)).encode())
+
+    def send(i: int) -> None:
+        cursor.execute(queries[i], prepare=False)
+        while cursor.nextset():
+            pass
+    return send
 
 
 def _ensure_run(result: UUID | RunAlreadyExists) -> None:
