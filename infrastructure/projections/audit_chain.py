@@ -126,6 +126,7 @@ class AuditChainProjection(ReadModel):
             )
         if links:
             with conn.cursor().copy(SQL["copy_links"]) as copy:
+                copy.set_types(["uuid", "int8", "int8", "uuid", "int8", "text"])
                 for values in links:
                     copy.write_row(values)
 

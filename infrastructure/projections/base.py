@@ -9,10 +9,9 @@ read and decoded for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from functools import singledispatchmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -24,9 +23,8 @@ from infrastructure.sql.composed import query
 Statement = tuple[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored event as the log holds it."""
+class Row(NamedTuple):
+    """One stored event as the log holds it (a tuple: a page makes thousands of them)."""
 
     notification_id: int
     originator_id: UUID
@@ -69,6 +67,33 @@ class ReadModel:
             conn.execute(query("read_model_tables", "empty", table=table))
 
 
+def handled_topics(method: Any) -> list[str]:
+    """The topics of the event classes registered on a `singledispatchmethod`."""
+    registry = method.dispatcher.registry
+    return sorted(get_topic(cls) for cls in registry if cls is not object)
+
+
+def columns(rows: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """Rows as one list per column: the parameters of an `INSERT ... SELECT FROM unnest(...)`
+    that writes them all in one statement."""
+    out: dict[str, list[Any]] = {name: [] for name in names}
+    appenders = [(out[name].append, name) for name in names]
+    for row in rows:
+        for append, name in appenders:
+            append(row[name])
+    return out
+
+
+def copy_rows(conn: psycopg.Connection[Any], statement: str, rows: Iterable[dict[str, Any]],
+              names: Sequence[str], types: Sequence[str]) -> None:
+    """Rows that are new to their table, sent by one binary COPY (`statement` names the
+    columns in the order of `names`, whose PostgreSQL types are `types`)."""
+    with conn.cursor().copy(statement) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row([row[name] for name in names])
+
+
 class EventReadModel(ReadModel):
     """A read model of decoded domain events: `statements` is registered per event class."""
 
@@ -77,8 +102,7 @@ class EventReadModel(ReadModel):
         return []
 
     def topics(self) -> list[str]:
-        registry = type(self).__dict__["statements"].dispatcher.registry
-        return sorted(get_topic(cls) for cls in registry if cls is not object)
+        return handled_topics(type(self).__dict__["statements"])
 
     def bare(self, row: Row) -> list[Statement]:
         """The statements of an event of a `bare_topics` topic (its payload was not read)."""

@@ -67,12 +67,14 @@ class BatchRunner:
                 start = int(locked[0]) if locked else 0
                 if start != self.position:  # another runner or a rebuild moved it
                     self.model.forget()
-                rows = conn.execute(self.sql["page"], {**self.params, "after": start}).fetchall()
+                # Binary results: the payloads arrive as bytes, not as hex text to decode.
+                rows = conn.execute(self.sql["page"], {**self.params, "after": start},
+                                    binary=True).fetchall()
                 if not rows:
                     self._advance(start)
                     return 0
                 end = int(rows[-1][0])
-                events = [Row(r[0], r[1], r[2], r[3], r[4]) for r in rows[:-1]]
+                events = [Row._make(r) for r in rows[:-1]]
                 if events:
                     self.model.write(conn, events, self.decode)
                 conn.execute(self.sql["advance_position"], {**self.params, "position": end})

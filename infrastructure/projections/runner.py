@@ -177,10 +177,11 @@ def lags(conn: psycopg.Connection[Any]) -> list[Lag]:
     return out
 
 
-def rebuild(env: dict[str, str], name: str, timeout: float = 600) -> int:
+def rebuild(env: dict[str, str], name: str, timeout: float = 600,
+            page_size: int = REBUILD_PAGE_SIZE) -> int:
     """Empty the read model and replay the whole log into it; returns the final position."""
     app = EventLog(env=projection_env(env))
-    runner = runner_for(name, env, app, REBUILD_PAGE_SIZE)
+    runner = runner_for(name, env, app, page_size)
     deadline = time.monotonic() + timeout
     try:
         runner.reset()

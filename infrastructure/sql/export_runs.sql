@@ -1,69 +1,31 @@
--- Statements of the export_runs projection (infrastructure/projections/export_runs.py), one
--- per event type. Each update applies only to a row older than its event (`version <`), so an
--- event is never applied twice. The delivery object is the one `ExportRun.delivery` holds.
+-- Statements of the export_runs projection (infrastructure/projections/export_runs.py). A page
+-- of the log is folded per run in memory: the runs it touches are read once (`rows_of`), and
+-- their final rows written back, new runs by one COPY (`copy_new`), the others by one statement
+-- (`upsert`). The delivery object is the one `ExportRun.delivery` holds.
 
--- name: requested
+-- name: rows_of
+SELECT run_id, org_id, period_start, period_end, target, status, record_count, file, error,
+       created_at, completed_at, delivery, version
+FROM export_runs WHERE run_id = ANY(%(ids)s::uuid[])
+
+-- name: copy_new
+-- Runs the table does not have yet (binary COPY, columns in this order).
+COPY export_runs (run_id, org_id, period_start, period_end, target, status, record_count, file,
+    error, created_at, completed_at, delivery, version) FROM STDIN (FORMAT BINARY)
+
+-- name: upsert
+-- Runs the table had: one row per run, each column a parallel array. A row only replaces an older one
+-- (`version <`), so writing the same page twice changes nothing.
 INSERT INTO export_runs (run_id, org_id, period_start, period_end, target, status,
-    record_count, created_at, version)
-VALUES (%(run_id)s, %(org_id)s, %(period_start)s, %(period_end)s, %(target)s, 'pending', 0,
-    %(at)s, %(version)s)
-ON CONFLICT (run_id) DO NOTHING
-
--- name: started
-UPDATE export_runs SET status = 'running', record_count = %(record_count)s,
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: claims_taken
--- The claims are the event itself (read when the file is written); the row only moves on.
-UPDATE export_runs SET version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: completed
-UPDATE export_runs SET status = 'completed', record_count = %(record_count)s, file = %(file)s,
-    completed_at = %(at)s, version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: failed
-UPDATE export_runs SET status = 'failed', error = %(error)s, completed_at = %(at)s,
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: delivery_queued
-UPDATE export_runs SET delivery = jsonb_build_object('status', 'pending', 'attempts', 0,
-    'lines_total', NULL, 'lines_posted', 0, 'last_error', NULL, 'delivered_at', NULL),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: delivery_started
--- A first start or a resume: one more attempt; lines already in the ledger count as posted.
-UPDATE export_runs SET delivery = delivery || jsonb_build_object('status', 'delivering',
-    'attempts', (delivery->>'attempts')::int + 1, 'lines_total', %(lines_total)s::int,
-    'lines_posted', %(already_present)s::int),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: lines_posted
-UPDATE export_runs SET delivery = delivery || jsonb_build_object('lines_posted',
-    (delivery->>'lines_posted')::int + %(count)s::int),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: delivery_completed
-UPDATE export_runs SET delivery = delivery || jsonb_build_object('status', 'delivered',
-    'delivered_at', %(at)s::text, 'last_error', NULL, 'lines_posted', delivery->'lines_total'),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: delivery_failed
--- `lines_total` stays as it was unless the failure names it.
-UPDATE export_runs SET delivery = delivery || jsonb_build_object('status', 'failed',
-    'last_error', %(last_error)s::jsonb,
-    'lines_total', coalesce(to_jsonb(%(lines_total)s::int), delivery->'lines_total')),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
-
--- name: delivery_retry_requested
-UPDATE export_runs SET delivery = delivery || jsonb_build_object('status', 'pending'),
-    version = %(version)s
-WHERE run_id = %(run_id)s AND version < %(version)s
+    record_count, file, error, created_at, completed_at, delivery, version)
+SELECT * FROM unnest(%(run_id)s::uuid[], %(org_id)s::uuid[], %(period_start)s::date[],
+    %(period_end)s::date[], %(target)s::text[], %(status)s::text[], %(record_count)s::int[],
+    %(file)s::jsonb[], %(error)s::jsonb[], %(created_at)s::timestamptz[],
+    %(completed_at)s::timestamptz[], %(delivery)s::jsonb[], %(version)s::int[])
+ON CONFLICT (run_id) DO UPDATE SET org_id = EXCLUDED.org_id,
+    period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
+    target = EXCLUDED.target, status = EXCLUDED.status, record_count = EXCLUDED.record_count,
+    file = EXCLUDED.file, error = EXCLUDED.error, created_at = EXCLUDED.created_at,
+    completed_at = EXCLUDED.completed_at, delivery = EXCLUDED.delivery,
+    version = EXCLUDED.version
+WHERE export_runs.version < EXCLUDED.version

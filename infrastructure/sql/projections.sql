@@ -53,7 +53,7 @@ CROSS JOIN LATERAL (
 
 -- name: copy_links
 COPY audit_chain (org_id, seq, notification_id, originator_id, originator_version, link)
-FROM STDIN
+FROM STDIN (FORMAT BINARY)
 
 -- name: listen
 -- Appends notify on the events table's channel; a runner waits on it when idle.

@@ -56,56 +56,69 @@ SELECT DISTINCT org_id FROM sync_run_log
 WHERE status IN ('completed', 'failed', 'cancelled') AND started_at < %(cutoff)s
 ORDER BY org_id
 
--- name: insert_run
+-- The projection's statements: a page is folded in memory (rows of the runs it touches and the
+-- cut-offs of their organisations read once), then written with one statement per table.
+
+-- name: rows_of
+SELECT id, org_id, integration_type, status, triggered_by, started_at, ended_at,
+       records_processed, records_failed, error_message, duration_seconds, scheduled_for,
+       drift_seconds, drift_flagged, export_run_id, version
+FROM sync_run_log WHERE id = ANY(%(ids)s::uuid[])
+
+-- name: cutoffs_of
+SELECT org_id, cutoff FROM sync_run_log_cutoffs WHERE org_id = ANY(%(orgs)s::uuid[])
+
+-- name: copy_new_runs
+-- Runs the table does not have yet (binary COPY, columns in this order).
+COPY sync_run_log (id, org_id, integration_type, status, triggered_by, started_at, ended_at,
+    records_processed, records_failed, error_message, duration_seconds, scheduled_for,
+    drift_seconds, drift_flagged, export_run_id, version) FROM STDIN (FORMAT BINARY)
+
+-- name: copy_archived
+-- Runs the page moved to the archive (finished, started before their cut-off).
+COPY sync_run_log_archive (id, org_id, integration_type, status, triggered_by, started_at,
+    ended_at, records_processed, records_failed, error_message, duration_seconds, scheduled_for,
+    drift_seconds, drift_flagged, export_run_id, version) FROM STDIN (FORMAT BINARY)
+
+-- name: upsert_runs
+-- Runs the table had, each column a parallel array. A row only replaces an older one
+-- (`version <`): the same page written twice changes nothing.
 INSERT INTO sync_run_log (id, org_id, integration_type, status, triggered_by, started_at,
                           ended_at, records_processed, records_failed, error_message,
                           duration_seconds, scheduled_for, drift_seconds, drift_flagged,
                           export_run_id, version)
-VALUES (%(id)s, %(org)s, %(type)s, %(status)s, %(triggered_by)s, %(at)s,
-        NULL, 0, 0, NULL, NULL, %(scheduled_for)s, %(drift_seconds)s, %(drift_flagged)s,
-        NULL, %(version)s)
-ON CONFLICT (id) DO NOTHING
+SELECT * FROM unnest(%(id)s::uuid[], %(org_id)s::uuid[], %(integration_type)s::text[],
+    %(status)s::text[], %(triggered_by)s::text[], %(started_at)s::timestamptz[],
+    %(ended_at)s::timestamptz[], %(records_processed)s::int[], %(records_failed)s::int[],
+    %(error_message)s::text[], %(duration_seconds)s::double precision[],
+    %(scheduled_for)s::timestamptz[], %(drift_seconds)s::double precision[],
+    %(drift_flagged)s::boolean[], %(export_run_id)s::uuid[], %(version)s::int[])
+ON CONFLICT (id) DO UPDATE SET org_id = EXCLUDED.org_id,
+    integration_type = EXCLUDED.integration_type, status = EXCLUDED.status,
+    triggered_by = EXCLUDED.triggered_by, started_at = EXCLUDED.started_at,
+    ended_at = EXCLUDED.ended_at, records_processed = EXCLUDED.records_processed,
+    records_failed = EXCLUDED.records_failed, error_message = EXCLUDED.error_message,
+    duration_seconds = EXCLUDED.duration_seconds, scheduled_for = EXCLUDED.scheduled_for,
+    drift_seconds = EXCLUDED.drift_seconds, drift_flagged = EXCLUDED.drift_flagged,
+    export_run_id = EXCLUDED.export_run_id, version = EXCLUDED.version
+WHERE sync_run_log.version < EXCLUDED.version
 
--- name: link_export_run
-UPDATE sync_run_log SET export_run_id = %(export_run_id)s, version = %(version)s
-WHERE id = %(id)s AND version < %(version)s
+-- name: delete_runs
+-- Runs of the table the page moved to the archive.
+DELETE FROM sync_run_log WHERE id = ANY(%(ids)s::uuid[])
 
--- name: end_run
-UPDATE sync_run_log
-SET status = %(status)s, ended_at = %(at)s, records_processed = %(n)s, records_failed = %(f)s,
-    error_message = %(message)s,
-    duration_seconds = extract(epoch FROM %(at)s - started_at)::double precision,
-    version = %(version)s
-WHERE id = %(id)s AND version < %(version)s
-
--- name: archive_ended_run
--- Move the run, once finished, to the archive if it started before its organisation's cut-off.
-WITH moved AS (
-    DELETE FROM sync_run_log l USING sync_run_log_cutoffs c
-    WHERE c.org_id = l.org_id AND l.started_at < c.cutoff
-      AND l.status IN ('completed', 'failed', 'cancelled') AND l.id = %(id)s
-    RETURNING l.*
-)
-INSERT INTO sync_run_log_archive (id, org_id, integration_type, status, triggered_by, started_at,
-                                  ended_at, records_processed, records_failed, error_message,
-                                  duration_seconds, scheduled_for, drift_seconds, drift_flagged,
-                                  export_run_id, version)
-SELECT id, org_id, integration_type, status, triggered_by, started_at, ended_at,
-       records_processed, records_failed, error_message, duration_seconds, scheduled_for,
-       drift_seconds, drift_flagged, export_run_id, version
-FROM moved
-
--- name: advance_cutoff
+-- name: advance_cutoffs
 -- A cut-off only moves forward.
-INSERT INTO sync_run_log_cutoffs (org_id, cutoff) VALUES (%(org)s, %(at)s)
+INSERT INTO sync_run_log_cutoffs (org_id, cutoff)
+SELECT * FROM unnest(%(orgs)s::uuid[], %(cutoffs)s::timestamptz[])
 ON CONFLICT (org_id) DO UPDATE SET cutoff = greatest(sync_run_log_cutoffs.cutoff, EXCLUDED.cutoff)
 
--- name: archive_ended_runs_of_org
--- Move the organisation's finished runs that started before its cut-off to the archive.
+-- name: archive_ended_runs_of_orgs
+-- Move the organisations' finished runs that started before their cut-off to the archive.
 WITH moved AS (
     DELETE FROM sync_run_log l USING sync_run_log_cutoffs c
     WHERE c.org_id = l.org_id AND l.started_at < c.cutoff
-      AND l.status IN ('completed', 'failed', 'cancelled') AND l.org_id = %(org)s
+      AND l.status IN ('completed', 'failed', 'cancelled') AND l.org_id = ANY(%(orgs)s::uuid[])
     RETURNING l.*
 )
 INSERT INTO sync_run_log_archive (id, org_id, integration_type, status, triggered_by, started_at,
