@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import psycopg
 
 from infrastructure.projections.base import Decode, ReadModel, Row
@@ -69,26 +70,60 @@ def payload(row: Row) -> bytes:
     return row.state
 
 
+class _Names(msgspec.Struct):
+    """The only two top-level fields that can name an event's organisation."""
+
+    actor: Any = None
+    org_id: Any = None
+
+
+_NAMES = msgspec.json.Decoder(_Names)
+
+
 def org_of(state: bytes) -> UUID | None:
-    """The organisation an event belongs to: `actor.org_id`, else `org_id`; None if unreadable."""
+    """The organisation an event belongs to: `actor.org_id`, else `org_id`; None if unreadable.
+
+    msgspec reads only those two fields (it checks the rest of the document is well-formed
+    JSON but builds nothing for it); what it refuses but the standard library reads (NaN, a
+    lone surrogate escape) goes to `_org_of_document`, so the answer is the same either way."""
     try:
-        data = json.loads(bytes(state).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        text = bytes(state).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        names = _NAMES.decode(text)
+    except msgspec.MsgspecError:
+        return _org_of_document(text)
+    return _org_named(names.actor, names.org_id)
+
+
+def _org_of_document(text: str) -> UUID | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(data, dict):
         return None
-    actor = data.get("actor")
-    candidates = [actor.get("org_id") if isinstance(actor, dict) else None, data.get("org_id")]
-    for value in candidates:
+    return _org_named(data.get("actor"), data.get("org_id"))
+
+
+def _org_named(actor: Any, org_id: Any) -> UUID | None:
+    for value in (actor.get("org_id") if isinstance(actor, dict) else None, org_id):
         # The transcoder may wrap UUIDs as {"_type_": "uuid_hex", "_data_": "..."}.
         if isinstance(value, dict):
             value = value.get("_data_")
-        if isinstance(value, str):
-            try:
-                return UUID(value)
-            except ValueError:
-                continue
+        if isinstance(value, str) and (found := _uuid(value)) is not None:
+            return found
     return None
+
+
+@lru_cache(maxsize=4096)
+def _uuid(text: str) -> UUID | None:
+    """Organisations recur on every page: each text is parsed once."""
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
 
 
 class AuditChainProjection(ReadModel):
