@@ -6,6 +6,7 @@ Used by `benchmarks/run`."""
 
 from __future__ import annotations
 
+import queue
 import statistics
 import threading
 import time
@@ -34,7 +35,7 @@ from infrastructure.event_store import (
     traced_jobs,
 )
 from infrastructure.migrations import migrate
-from infrastructure.projections.runner import rebuild
+from infrastructure.projections.runner import ProjectionSupervisor, rebuild
 from infrastructure.recorder import append_query
 from infrastructure.sql import queries
 
@@ -287,3 +288,54 @@ def racing_triggers(admin: str, rounds: int, parallel: int = 48) -> tuple[float,
             c.close()
         log.close()
     return p99(app_times), p99(raw_times), exactly_one
+
+
+def projection_lag(admin: str, seconds: float, writers: int = 4,
+                   ) -> tuple[float, dict[str, tuple[float, float, float]]]:
+    """Live catch-up under load: `writers` threads append export and sync runs (10 events an
+    append) for `seconds` while the projections run live in the same process, as `serve` runs
+    them. Returns the events appended per second and, per read model, the time from each
+    append's commit until the read model holds it: (p50, p99, max) in seconds."""
+    url = fresh_database(admin, "lag")
+    names = ["export_runs", "sync_run_log", "audit_chain"]
+    supervisor = ProjectionSupervisor(eventsourcing_env(url), names)
+    supervisor.start()
+    log = open_event_log(url, pool_size=writers)
+    store = PostgresEventStore(log)
+    appended: dict[str, queue.SimpleQueue[tuple[int, float] | None]] = {
+        name: queue.SimpleQueue() for name in names}
+    lags: dict[str, list[float]] = {name: [] for name in names}
+    started = time.monotonic()
+    until = started + seconds
+
+    def write(k: int) -> None:
+        i = 0
+        while time.monotonic() < until:
+            position = store.save(*mixed_aggregates(k * 1_000_000 + i)) or 0
+            committed = time.perf_counter()
+            for q in appended.values():
+                q.put((position, committed))
+            i += 1
+
+    def watch(name: str) -> None:
+        runner = supervisor.runners[name]
+        while (item := appended[name].get()) is not None:
+            position, committed = item
+            assert runner.wait(position, 60), f"{name} did not reach event {position}"
+            lags[name].append(time.perf_counter() - committed)
+
+    watchers = [threading.Thread(target=watch, args=(name,)) for name in names]
+    for t in watchers:
+        t.start()
+    try:
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(write, range(writers)))
+        rate = store.max_notification_id() / (time.monotonic() - started)
+    finally:
+        for q in appended.values():
+            q.put(None)
+        for t in watchers:
+            t.join()
+        supervisor.stop()
+        log.close()
+    return rate, {name: (statistics.median(v), p99(v), max(v)) for name, v in lags.items()}
