@@ -179,6 +179,25 @@ def _refuse(append: Append, state: str, constraint: str | None) -> None:
     append.error = refusal
 
 
+def _settle(group: list[Append], rows: list[dict[str, Any]]) -> None:
+    """Each append's ids from a committed group; refuses (IntegrityError naming its constraint)
+    those whose own statements failed, and leaves those that failed otherwise to be written
+    alone."""
+    written: dict[tuple[Any, int], int] = {}
+    for row in rows:
+        if row["refused_state"] is not None:
+            _refuse(group[row["append_no"] - 1], row["refused_state"],
+                    row["refused_constraint"])
+        else:
+            written[(row["event_id"], row["event_version"])] = int(row["event_position"])
+    for append in group:
+        if append.error is None and append.ids is None:
+            found = [written.get((e.originator_id, e.originator_version))
+                     for e in append.events]
+            if None not in found:
+                append.ids = [int(i) for i in found if i is not None]
+
+
 class GuardedRecorder(PostgresApplicationRecorder):
     """Runs jobs, guard statements and the idempotent response inside the append transaction;
     appends of this process that arrive together share one transaction."""
@@ -197,14 +216,17 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _write_group(self, group: list[Append]) -> None:
         if len(group) > 1:
+            rows: list[dict[str, Any]] | None = None
             try:
-                self._insert_group(group)
+                rows = self._insert_group(group)
             except (InterfaceError, OperationalError) as lost:
                 for append in group:  # outcome unknown: each caller's retry decides
                     append.error = lost
                 return
             except Exception:  # noqa: S110 - refused as a whole (rolled back): each on its own
                 pass
+            if rows is not None:
+                _settle(group, rows)
         for append in group:
             if append.ids is not None or append.error is not None:
                 continue
@@ -231,10 +253,9 @@ class GuardedRecorder(PostgresApplicationRecorder):
                     break
             return ids if stored_events else []
 
-    def _insert_group(self, group: list[Append]) -> None:
-        """The group in one transaction, one round trip; sets each append's ids, refuses
-        (IntegrityError naming its constraint) those whose own statements failed, and leaves
-        those that failed otherwise to be written alone."""
+    def _insert_group(self, group: list[Append]) -> list[dict[str, Any]]:
+        """The group in one transaction, one round trip; the rows of `export_service_append_group`
+        (committed)."""
         with self.datastore.get_connection() as conn:
             cursor = psycopg.ClientCursor(conn)
             statements, owners = [], []
@@ -266,19 +287,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
                     rows = cursor.fetchall()
                 if not cursor.nextset():
                     break
-        written: dict[tuple[Any, int], int] = {}
-        for row in rows:
-            if row["refused_state"] is not None:
-                _refuse(group[row["append_no"] - 1], row["refused_state"],
-                        row["refused_constraint"])
-            else:
-                written[(row["event_id"], row["event_version"])] = int(row["event_position"])
-        for append in group:
-            if append.error is None and append.ids is None:
-                found = [written.get((e.originator_id, e.originator_version))
-                         for e in append.events]
-                if None not in found:
-                    append.ids = [int(i) for i in found if i is not None]
+        return rows
 
     def _insert_bound(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """A heavy append (a run taking many claims): the statements in one pipeline (one
