@@ -70,6 +70,20 @@ class Queued:
             return refused
 
 
+@contextmanager
+def behind_a_first_append(db_url: str, store: PostgresEventStore) -> Iterator[Queued]:
+    """A first append on its way (blocked on the lock this holds); the saves made through the
+    yielded queue wait behind it and are written as one group once the block ends."""
+    with ThreadPoolExecutor(8) as pool:
+        queued = Queued(store, pool)
+        with events_locked(db_url):
+            first = pool.submit(store.save, request(uuid4()))
+            wait_until(lambda: queued.queue.busy)
+            time.sleep(0.2)  # its transaction is at the server, blocked on the lock
+            yield queued
+        assert isinstance(first.result(10), int)
+
+
 @pytest.fixture
 def store(db_url: str) -> Iterator[PostgresEventStore]:
     log = open_event_log(db_url, pool_size=4)
@@ -107,15 +121,9 @@ def test_an_append_refused_in_a_group_is_refused_alone(
         db_url: str, store: PostgresEventStore) -> None:
     org, other = uuid4(), uuid4()
     winner, loser, bystander = request(org), request(org, MID_JANUARY), request(other)
-    with ThreadPoolExecutor(4) as pool:
-        queued = Queued(store, pool)
-        with events_locked(db_url):
-            first = pool.submit(store.save, request(uuid4()))
-            wait_until(lambda: queued.queue.busy)
-            time.sleep(0.2)
-            answers = [queued.save(run, jobs=[job_of(run)]) for run in (winner, loser, bystander)]
-        assert isinstance(first.result(10), int)
-        won, lost, passed = (a.result(10) for a in answers)
+    with behind_a_first_append(db_url, store) as queued:
+        answers = [queued.save(run, jobs=[job_of(run)]) for run in (winner, loser, bystander)]
+    won, lost, passed = (a.result(10) for a in answers)
     assert isinstance(won, int) and isinstance(passed, int)
     assert isinstance(lost, PeriodTaken) and lost.existing_run_id == winner.id
     xmins = transactions_of(db_url, [winner.id, loser.id, bystander.id])
@@ -137,15 +145,9 @@ def test_two_appends_of_one_version_in_a_group_get_one_conflict(
     one.start([], Actor("w1", run.org_id, "c1"))
     two.start([], Actor("w2", run.org_id, "c2"))
     bystander = request(uuid4())
-    with ThreadPoolExecutor(4) as pool:
-        queued = Queued(store, pool)
-        with events_locked(db_url):
-            first = pool.submit(store.save, request(uuid4()))
-            wait_until(lambda: queued.queue.busy)
-            time.sleep(0.2)
-            answers = [queued.save(one), queued.save(two), queued.save(bystander)]
-        assert isinstance(first.result(10), int)
-        results = [a.result(10) for a in answers]
+    with behind_a_first_append(db_url, store) as queued:
+        answers = [queued.save(one), queued.save(two), queued.save(bystander)]
+    results = [a.result(10) for a in answers]
     assert isinstance(results[2], int)
     assert sum(isinstance(r, int) for r in results[:2]) == 1
     assert sum(isinstance(r, ConcurrentChange) for r in results[:2]) == 1
