@@ -37,9 +37,11 @@ class Result:
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"events": 1500, "per_writer": 20, "rounds": 1, "claims_small": 200,
-                "claims_big": 2000, "runs": 2, "delivery_claims": 200, "requests": 480}
+                "claims_big": 2000, "runs": 2, "delivery_claims": 200, "requests": 480,
+                "lag_seconds": 2}
     return {"events": 25_000, "per_writer": 150, "rounds": 5, "claims_small": 500,
-            "claims_big": 100_000, "runs": 7, "delivery_claims": 5000, "requests": 8000}
+            "claims_big": 100_000, "runs": 7, "delivery_claims": 5000, "requests": 8000,
+            "lag_seconds": 15}
 
 
 def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
@@ -49,6 +51,12 @@ def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
                           f"{rate:,.0f} events/s", f"{floor:,.0f} events/s (SELECT, decode, "
                           "COPY, commit)", f"{rate / floor:.2f}×", "≥ 20 000 events/s and ≥ 0.5×",
                           rate >= 20_000 and rate >= 0.5 * floor))
+    events_per_second, lags = event_store.projection_lag(admin, n["lag_seconds"])
+    worst = max(p99 for p50, p99, most in lags.values())
+    out.append(Result(f"projection lag, live, under {events_per_second:,.0f} appended events/s",
+                      "; ".join(f"`{name}` p99 {p99 * 1000:.0f} ms (max {most * 1000:.0f})"
+                                for name, (p50, p99, most) in lags.items()),
+                      "—", "—", "< 1 s", worst < 1.0))
     for writers in (1, 8):
         app, raw, same = event_store.appends(admin, writers, n["per_writer"])
         out.append(Result(f"append `request_export`, {writers} writer(s)", f"{app:,.0f}/s",
