@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,11 +26,13 @@ from application.ports import (
 from application.runs import WORKER, RunReads, retry_on_conflict, system_actor
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import (
+    CLAIMS_PER_EVENT,
     ExportRun,
     ExportRunStatus,
     ExportTarget,
     RunAlreadyExists,
     claim_rows,
+    taken_batch,
     taken_claims,
 )
 from domain.shared import Actor, Period
@@ -108,6 +110,19 @@ class TakenClaims:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return taken_claims(self.store.stream(self.run_id))
+
+
+class ClaimsAsTaken:
+    """The claims an execution just took, from the very batches its ClaimsTaken events hold
+    (the lists the save encoded): the file says what the events say without reading them
+    back. Re-iterable, like TakenClaims."""
+
+    def __init__(self, batches: Sequence[dict[str, list[Any]]]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.batches:
+            yield from claim_rows(batch)
 
 
 def claims_in_history(history: Iterable[RecordedEvent]) -> list[dict[str, Any]]:
@@ -205,15 +220,20 @@ class ExportRuns(RunReads[ExportRun]):
         assert isinstance(run, ExportRun)
         # The worker acts under the correlation id of the request that asked for the run.
         actor = system_actor(WORKER, run.org_id, run.requested_by.get("correlation_id") or f"run:{run_id}")
+        taken: Sequence[dict[str, list[Any]]] | None = None
         if run.status is ExportRunStatus.PENDING:
-            run = self._start(run_id, actor, read=[run])
+            run, taken = self._start(run_id, actor, read=[run])
         if run.status is not ExportRunStatus.RUNNING:
             return run.status  # already ended: a repeated job does nothing
         try:
             exporter = self.exporters.for_target(run.target.value)
             settings = self.settings_of(run.org_id)
             path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
-            claims = TakenClaims(self.store, run.id)
+            # Claims this execution took are rendered as taken (what its events now hold);
+            # a run started earlier (a repeated job) reads them from its events.
+            claims: Iterable[dict[str, Any]] = (
+                ClaimsAsTaken(taken) if taken is not None else TakenClaims(self.store, run.id)
+            )
             stored = self.files.write(
                 path, exporter.render(run, claims, settings), exporter.content_type_for(settings)
             )
@@ -229,21 +249,26 @@ class ExportRuns(RunReads[ExportRun]):
         return run.status
 
     @retry_on_conflict(attempts=5)
-    def _start(self, run_id: UUID, actor: Actor, read: list[ExportRun] | None = None) -> ExportRun:
+    def _start(
+        self, run_id: UUID, actor: Actor, read: list[ExportRun] | None = None
+    ) -> tuple[ExportRun, list[dict[str, list[Any]]] | None]:
         """Reserve the period's free claims; when another run took one of them first, read
         again and select again (unless the run moved on meanwhile). The first attempt uses the
-        run `execute` just read (`read`, emptied here), so an execution reads its events once."""
+        run `execute` just read (`read`, emptied here), so an execution reads its events once.
+        Returns the run and the batches its ClaimsTaken events recorded (None: not started
+        here)."""
         run = read.pop() if read else self.store.get(run_id)
         if run.status is not ExportRunStatus.PENDING:
-            return run
-        taken = self.claims.candidates(run.org_id, run.period_start, run.period_end)
-        run.start((c.as_event_data() for c in taken), actor)
+            return run, None
+        batches = [taken_batch(columns) for columns in self.claims.candidate_columns(
+            run.org_id, run.period_start, run.period_end, CLAIMS_PER_EVENT)]
+        run.take(batches, actor)
         try:
             self.store.save(run)
         except ClaimsTaken:
             log.info("claims of run %s were taken concurrently; selecting again", run.id)
             raise
-        return run
+        return run, batches
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
         """Fail a run that has been running longer than the limit; its claims become free."""

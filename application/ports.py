@@ -177,6 +177,14 @@ class ClaimSource(Protocol):
         May be a stream: iterate it once."""
         ...
 
+    def candidate_columns(
+        self, org_id: UUID, start: date, end: date, size: int
+    ) -> Iterable[dict[str, list[Any]]]:
+        """The same claims in the same order, at most `size` at a time, each batch as parallel
+        lists named by the keys of `ClaimRecord.as_event_data` (without `ledger_ref`), values
+        as it gives them. May be a stream: iterate it once."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredFile:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.delivery import DELIVERY, DeliveryStatus
 from domain.shared import Actor, DomainError, Lifecycle, Period, TransitionNotAllowed
+from domain.vouchers import ledger_ref
 
 
 class ExportTarget(str, Enum):
@@ -68,6 +69,21 @@ def claim_columns(claims: Iterable[dict[str, Any]]) -> Iterator[dict[str, list[A
             batch = {f: [] for f in CLAIM_FIELDS}
     if batch["claim_id"]:
         yield batch
+
+
+def taken_batch(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """One batch from the source's parallel lists (every field of CLAIM_FIELDS but
+    `ledger_ref`, in event form): the same batch `claim_columns` builds from the claims one by
+    one, without a dict per claim. Each claim's ledger reference is computed here."""
+    if len(columns["claim_id"]) > CLAIMS_PER_EVENT:
+        raise ValueError(f"a batch holds at most {CLAIMS_PER_EVENT} claims")
+    batch: dict[str, list[Any]] = {}
+    for f in CLAIM_FIELDS[:-1]:
+        values = columns[f]
+        batch[f] = [sys.intern(v) if isinstance(v, str) else v for v in values] if (
+            f in _REPEATING) else list(values)
+    batch["ledger_ref"] = [ledger_ref(claim_id) for claim_id in batch["claim_id"]]
+    return batch
 
 
 def claim_rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
@@ -160,8 +176,11 @@ class ExportRun(Aggregate):
     def start(self, claims: Iterable[dict[str, Any]], actor: Actor) -> None:
         """Record which claims this run takes, with their amounts; from here on they belong to
         it. `Started` holds the count, then one `ClaimsTaken` per batch: all in one save."""
+        self.take(list(claim_columns(claims)), actor)
+
+    def take(self, batches: Sequence[dict[str, list[Any]]], actor: Actor) -> None:
+        """`start` with the claims already in batches (`claim_columns`, `taken_batch`)."""
         LIFECYCLE.target("start", self.status)
-        batches = list(claim_columns(claims))
         count = sum(len(b["claim_id"]) for b in batches)
         self._started(record_count=count, actor=actor.as_event_data())
         for number, batch in enumerate(batches, start=1):

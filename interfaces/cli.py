@@ -148,7 +148,7 @@ def worker(
     _setup_logging()
     _stop_on_sigterm()
     from bootstrap import Settings, bootstrap
-    from interfaces.server import run_worker_process
+    from interfaces.worker import run_worker_process
 
     settings = Settings()
     # Each job running at once holds a connection; keep two for the sweep and the projections.

@@ -136,6 +136,14 @@ class FakeClaims:
             if o == org_id and start <= c.approved_at.date() <= end and c.id not in reserved
         ]
 
+    def candidate_columns(
+        self, org_id: UUID, start: date, end: date, size: int
+    ) -> Iterator[dict[str, list[Any]]]:
+        rows = [c.as_event_data() for c in self.candidates(org_id, start, end)]
+        for first in range(0, len(rows), size):
+            chunk = rows[first:first + size]
+            yield {f: [r[f] for r in chunk] for f in chunk[0] if f != "ledger_ref"}
+
 
 class FakeStorage:
     def __init__(self) -> None:

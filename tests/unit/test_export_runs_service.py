@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.export_runs import ExportRuns
+from application.export_runs import ExportRuns, TakenClaims
 from application.ports import ClaimRecord, NotFound
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import ExportRunStatus, ExportTarget, RunAlreadyExists
@@ -143,13 +143,36 @@ class CountingStore(FakeEventStore):
         return super().stream(aggregate_id)
 
 
-def test_one_execution_reads_the_runs_events_once_and_its_claims_once() -> None:
+def test_one_execution_reads_the_runs_events_once_and_renders_the_claims_as_taken() -> None:
     store = CountingStore()
     services = fake_services(claims=[(ORG, claim(3)), (ORG, claim(4))], event_store=store)
     runs = services.app.export_runs
     run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
     store.reads.clear()
     assert runs.execute(run_id) is ExportRunStatus.COMPLETED
-    # The run's state once, then its taken claims once for the file (the accounting settings
-    # are another aggregate).
+    # The run's state once; the file comes from the claims this execution took, not from
+    # reading its events back (the accounting settings are another aggregate).
+    assert [read for read, of in store.reads if of == run_id] == ["get"]
+    assert isinstance(services.files, FakeStorage)
+    file = services.store.get(run_id).file
+    from_events = b"".join(CsvExporter("xledger").render(None, TakenClaims(store, run_id), None))
+    assert services.files.files[file["path"]] == from_events
+    assert from_events.count(b"\n") == 3  # the header and both claims
+
+
+def test_a_run_started_earlier_is_rendered_from_its_events() -> None:
+    """A repeated job finds the run running (its first execution took the claims and ended
+    before the file): the claims come from the events, streamed."""
+    store = CountingStore()
+    services = fake_services(claims=[(ORG, claim(3)), (ORG, claim(4))], event_store=store)
+    runs = services.app.export_runs
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    run = store.get(run_id)
+    run.start([claim(5, "12.50").as_event_data()], ACTOR)
+    store.save(run)
+    store.reads.clear()
+    assert runs.execute(run_id) is ExportRunStatus.COMPLETED
     assert [read for read, of in store.reads if of == run_id] == ["get", "stream"]
+    assert isinstance(services.files, FakeStorage)
+    data = services.files.files[store.get(run_id).file["path"]]
+    assert data.endswith(b";12.50\n") and data.count(b"\n") == 2  # what its event recorded
