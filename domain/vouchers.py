@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.accounting_settings import (
@@ -41,13 +41,13 @@ class ExportRefused(DomainError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One posting: + debits an expense account, - credits the counter account.
 
     `amount` is always NOK (what the ledger posts); a claim in another currency also carries
     `currency` and `currency_amount`. `subledger` names the claimant's ledger number on a
-    counter line when the settings map the claimant, else the line is a plain G/L posting."""
+    counter line when the settings map the claimant, else the line is a plain G/L posting.
+    A named tuple: two are built per claim, and a tuple is built in a third of the time."""
 
     account: str
     amount: Decimal
@@ -282,18 +282,19 @@ def _expense_line(
     late = claim.get("late") is True
     currency = str(claim["currency"])
     claim_id = str(claim["claim_id"])
+    text = one_line(claim.get("description"))
     return Line(
-        account=posting[0],
-        amount=nok_amount_of(claim),
-        tax_code=posting[1],
-        dimensions=posting[2],
-        text=(LATE_PREFIX if late else "") + one_line(claim.get("description")),
-        claim_id=claim_id,
-        ledger_ref=claim.get("ledger_ref") or ledger_ref(claim_id),
-        claimant_id=str(claim["claimant_id"]),
-        late=late,
-        currency=currency,
-        currency_amount=amount_of(claim) if currency != BASE_CURRENCY else None,
+        posting[0],  # account
+        nok_amount_of(claim),  # amount
+        posting[1],  # tax_code
+        posting[2],  # dimensions
+        LATE_PREFIX + text if late else text,  # text
+        claim_id,
+        claim.get("ledger_ref") or ledger_ref(claim_id),
+        str(claim["claimant_id"]),
+        late,
+        currency,
+        amount_of(claim) if currency != BASE_CURRENCY else None,  # currency_amount
     )
 
 
@@ -301,28 +302,37 @@ def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> I
     """Balanced vouchers, one at a time: expense lines, then one counter line of minus their sum
     (in NOK, and in the claims' currency when it is another)."""
     postings: dict[str, tuple[str, str, tuple[str | None, str | None]]] = {}
+    #: Per claimant: the counter line's text and subledger (a few hundred claimants a run).
+    counters: dict[str, tuple[str, str | None]] = {}
+    counter_account = settings.counter_account
     for number, group in enumerate(_groups(claims, settings.voucher_grouping), start=1):
         lines = [_expense_line(claim, settings, postings) for claim in group]
         first = lines[0]
+        single = len(group) == 1
         foreign_total = (
             sum((line.currency_amount or ZERO for line in lines), ZERO) if first.foreign else None
         )
-        lines.append(
-            Line(
-                account=settings.counter_account,
-                amount=ZERO - sum((line.amount for line in lines), ZERO),
-                tax_code="",
-                dimensions=(None, None),
-                text=one_line(f"Refusjon utlegg {first.claimant_id}"),
-                claim_id=first.claim_id if len(group) == 1 else "",
-                ledger_ref=first.ledger_ref if len(group) == 1 else "",
-                claimant_id=first.claimant_id,
-                late=False,
-                currency=first.currency,
-                currency_amount=None if foreign_total is None else ZERO - foreign_total,
-                subledger=settings.claimant_accounts.get(first.claimant_id),
+        counter = counters.get(first.claimant_id)
+        if counter is None:
+            counter = counters[first.claimant_id] = (
+                one_line(f"Refusjon utlegg {first.claimant_id}"),
+                settings.claimant_accounts.get(first.claimant_id),
             )
-        )
+        lines.append(Line(
+            counter_account,
+            # One claim: 0.00 - (0.00 + amount) is 0.00 - amount, to the digit.
+            ZERO - (first.amount if single else sum((line.amount for line in lines), ZERO)),
+            "",  # tax_code
+            (None, None),  # dimensions
+            counter[0],  # text
+            first.claim_id if single else "",
+            first.ledger_ref if single else "",
+            first.claimant_id,
+            False,  # late
+            first.currency,
+            None if foreign_total is None else ZERO - foreign_total,
+            counter[1],  # subledger
+        ))
         yield Voucher(number, lines)
 
 

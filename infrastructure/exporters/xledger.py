@@ -3,7 +3,8 @@
 `;`-separated, 49 fields on every line, never quoted (text loses `;`, `"`, tabs and line
 breaks), `yyyymmdd` dates, `.` decimals, `EOL` = `x`, UTF-8 without BOM, CRLF. The column list
 and order follow published GL02 producers (see docs/accounting-formats.md). Written one voucher
-at a time, so memory stays flat however many claims a run holds.
+at a time, so memory stays flat however many claims a run holds; each line is filled into the
+parts that repeat (`_Template`), so a line costs its own fields only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ TAIL = SEPARATOR * 24 + "x" + EOL  # UpdateSubledger ... Dummy5 empty, then EOL 
 TEXT_MAX = 250  # unverified: no public GL02 specification states the Text length
 IMP_SYSTEM_REF_MAX = 25  # GL02b: ImpSystemRef max length 25
 VOUCHER_TYPE_MAX = 8  # GL02b: VoucherType max length 8
+#: Counter-line texts a file keeps ready (one per claimant; forgotten all at once past this).
+TEXTS_KEPT = 4096
 
 
 def yyyymmdd(day: date) -> str:
@@ -70,23 +73,52 @@ class XledgerExporter:
         # VoucherType;VoucherNo;FiscalYear;PeriodNo;VoucherDate: only the number varies.
         dated = f"{day.year};{day.month};{yyyymmdd(day)}"
         voucher_type = code_field(settings.voucher_type)
+        template = _Template()
         for voucher in vouchers(claims, settings):
             head = f"{voucher_type};{voucher.number};{dated}"
             for line in voucher.lines:
-                yield _line(line, head)
+                yield template.line(line, head)
 
 
-def _line(line: Line, head: str) -> str:
-    """One GL02 line, 49 fields; columns 9, 12, 14-20 and 26-48 are empty."""
+class _Template:
+    """GL02 lines from the parts that repeat: the columns from Account to SubledgerNo (one
+    string per account, posting fields and subledger), the tax rule, a counter line's text."""
+
+    def __init__(self) -> None:
+        self.postings: dict[tuple[str, tuple[str | None, str | None], str | None], str] = {}
+        self.taxes: dict[str, str] = {}
+        self.texts: dict[str, str] = {}
+
+    def line(self, line: Line, head: str) -> str:
+        """One GL02 line, 49 fields; columns 9, 12, 14-20 and 26-48 are empty."""
+        key = (line.account, line.dimensions, line.subledger)
+        posting = self.postings.get(key)
+        if posting is None:
+            posting = self.postings[key] = _posting(line)
+        tax = self.taxes.get(line.tax_code)
+        if tax is None:
+            tax = self.taxes[line.tax_code] = code_field(line.tax_code)
+        if line.tax_code:  # an expense line: its own text
+            text = field_text(line.text, TEXT_MAX)
+        else:  # a counter line: the claimant's text, the same on each of their vouchers
+            text = self.texts.get(line.text, "")
+            if not text:
+                if len(self.texts) >= TEXTS_KEPT:
+                    self.texts.clear()
+                text = self.texts[line.text] = field_text(line.text, TEXT_MAX)
+        if line.currency_amount is None:
+            currency = ";"
+        else:
+            # Amount is always NOK, what the ledger posts; a claim in another currency carries
+            # its currency and amount beside it (Xledger keeps both, converts nothing).
+            currency = f"{line.currency};{money(line.currency_amount)}"
+        return (f"{IMP_SYSTEM};{line.ledger_ref};{head};{posting}{text};{tax};{currency};"
+                f"{money(line.amount)}{TAIL}")
+
+
+def _posting(line: Line) -> str:
+    """Account;AccountLedger;Posting1;Posting2;XGL;SubledgerNo; and the empty columns up to
+    Text (SubledgerName ... PaymentTerms)."""
     first, second = (code_field(d) if d else "" for d in line.dimensions)
     subledger = code_field(line.subledger) if line.subledger else ""
-    currency, currency_amount = "", ""
-    if line.currency_amount is not None:
-        # Amount is always NOK, what the ledger posts; a claim in another currency carries
-        # its currency and amount beside it (Xledger keeps both, converts nothing).
-        currency, currency_amount = line.currency, money(line.currency_amount)
-    return (
-        f"{IMP_SYSTEM};{line.ledger_ref};{head};{code_field(line.account)};;{first};{second};;"
-        f"{subledger};;;;;;;;{field_text(line.text, TEXT_MAX)};{code_field(line.tax_code)};"
-        f"{currency};{currency_amount};{money(line.amount)}{TAIL}"
-    )
+    return f"{code_field(line.account)};;{first};{second};;{subledger};;;;;;;;"

@@ -274,3 +274,25 @@ def test_the_aggregate_and_its_view_are_accepted_as_settings() -> None:
         "xledger", "text/csv", "csv"
     )
     assert exporter.extension_for(aggregate) == "csv"
+
+
+def test_lines_filled_into_repeating_parts_are_the_lines_written_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Accounts, posting fields, tax rules and counter texts are kept between lines of a file
+    (and forgotten past a limit): each line is still the line its voucher gives written alone."""
+    import infrastructure.exporters.xledger as xledger
+
+    monkeypatch.setattr(xledger, "TEXTS_KEPT", 2)
+    settings = {**SETTINGS, "claimant_accounts": {"c-2": "10042"}}
+    claims = [claim(category, f"{10 + n}.5{n}", f"c-{n % 3}", description=f"Tur {n}; =x")
+              for n, category in enumerate(["travel", "meals", "travel", "meals", "meals",
+                                            "travel", "travel"])]
+    claims.append(claim("meals", "42.10", "c-2", currency="EUR", amount_nok="493.55"))
+    together = render(claims, settings)[1:]
+    alone = [line for c in claims for line in render([c], settings)[1:]]
+    voucher_no = COLUMNS.index("VoucherNo")
+    assert len(together) == len(alone) == 2 * len(claims)
+    assert [r[:voucher_no] + r[voucher_no + 1:] for r in together] == [
+        r[:voucher_no] + r[voucher_no + 1:] for r in alone]
+    assert [r[voucher_no] for r in together] == [str(1 + n // 2) for n in range(len(together))]
