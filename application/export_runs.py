@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from application.accounting import ExporterRegistry
 from application.idempotency import remember
@@ -22,6 +24,7 @@ from application.ports import (
     PeriodTaken,
     RecordedEvent,
     RunListing,
+    StoredFile,
 )
 from application.runs import WORKER, RunReads, retry_on_conflict, system_actor
 from application.task_names import EXECUTE_EXPORT_RUN
@@ -220,28 +223,18 @@ class ExportRuns(RunReads[ExportRun]):
         assert isinstance(run, ExportRun)
         # The worker acts under the correlation id of the request that asked for the run.
         actor = system_actor(WORKER, run.org_id, run.requested_by.get("correlation_id") or f"run:{run_id}")
-        taken: Sequence[dict[str, list[Any]]] | None = None
+        written: StoredFile | ExportRefused | None = None
         if run.status is ExportRunStatus.PENDING:
-            run, taken = self._start(run_id, actor, read=[run])
+            run, written = self._start(run_id, actor, read=[run])
         if run.status is not ExportRunStatus.RUNNING:
             return run.status  # already ended: a repeated job does nothing
-        try:
-            exporter = self.exporters.for_target(run.target.value)
-            settings = self.settings_of(run.org_id)
-            path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
-            # Claims this execution took are rendered as taken (what its events now hold);
-            # a run started earlier (a repeated job) reads them from its events.
-            claims: Iterable[dict[str, Any]] = (
-                ClaimsAsTaken(taken) if taken is not None else TakenClaims(self.store, run.id)
-            )
-            stored = self.files.write(
-                path, exporter.render(run, claims, settings), exporter.content_type_for(settings)
-            )
-        except ExportRefused as refused:
-            run.fail(refused.code, str(refused), actor)
+        if written is None:  # started earlier (a repeated job): the claims its events hold
+            written = self._write(run, TakenClaims(self.store, run.id))
+        if isinstance(written, ExportRefused):
+            run.fail(written.code, str(written), actor)
             self.store.save(run)
             return run.status
-        run.complete(stored.as_event_data(), actor)
+        run.complete(written.as_event_data(), actor)
         job = self.delivery_job(run.org_id, run.target.value, run.id)
         if job is not None:
             run.queue_delivery(actor)  # same append as Completed: no completed run is missed
@@ -251,24 +244,56 @@ class ExportRuns(RunReads[ExportRun]):
     @retry_on_conflict(attempts=5)
     def _start(
         self, run_id: UUID, actor: Actor, read: list[ExportRun] | None = None
-    ) -> tuple[ExportRun, list[dict[str, list[Any]]] | None]:
+    ) -> tuple[ExportRun, StoredFile | ExportRefused | None]:
         """Reserve the period's free claims; when another run took one of them first, read
         again and select again (unless the run moved on meanwhile). The first attempt uses the
         run `execute` just read (`read`, emptied here), so an execution reads its events once.
-        Returns the run and the batches its ClaimsTaken events recorded (None: not started
-        here)."""
+
+        The file is written from the claims as taken while their append runs (the database's
+        time overlaps Python's), under a name of its own; it gets the run's name only once the
+        append succeeded, and is removed when it failed. Returns the run and its file or the
+        refusal (None: the run was not started here)."""
         run = read.pop() if read else self.store.get(run_id)
         if run.status is not ExportRunStatus.PENDING:
             return run, None
         batches = [taken_batch(columns) for columns in self.claims.candidate_columns(
             run.org_id, run.period_start, run.period_end, CLAIMS_PER_EVENT)]
         run.take(batches, actor)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-append") as pool:
+            saving = pool.submit(contextvars.copy_context().run, self.store.save, run)
+            try:
+                written = self._write(run, ClaimsAsTaken(batches), pending=True)
+            except BaseException:
+                saving.exception()  # the append ends either way; the error is the render's
+                raise
+            failed = saving.exception()
+        if failed is not None:
+            if isinstance(written, StoredFile):
+                self.files.remove(written.path)
+            if isinstance(failed, ClaimsTaken):
+                log.info("claims of run %s were taken concurrently; selecting again", run.id)
+            raise failed
+        if isinstance(written, StoredFile):
+            final = written.path.rsplit(".", 2)[0]  # without ".<nonce>.pending"
+            self.files.move(written.path, final)
+            written = replace(written, path=final)
+        return run, written
+
+    def _write(
+        self, run: ExportRun, claims: Iterable[dict[str, Any]], pending: bool = False
+    ) -> StoredFile | ExportRefused:
+        """The run's file, or why it cannot be exported (nothing is then stored)."""
         try:
-            self.store.save(run)
-        except ClaimsTaken:
-            log.info("claims of run %s were taken concurrently; selecting again", run.id)
-            raise
-        return run, batches
+            exporter = self.exporters.for_target(run.target.value)
+            settings = self.settings_of(run.org_id)
+            path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
+            if pending:
+                path = f"{path}.{uuid4().hex}.pending"
+            return self.files.write(
+                path, exporter.render(run, claims, settings), exporter.content_type_for(settings)
+            )
+        except ExportRefused as refused:
+            return refused
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
         """Fail a run that has been running longer than the limit; its claims become free."""

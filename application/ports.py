@@ -209,6 +209,14 @@ class FileStorage(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def move(self, source: str, target: str) -> None:
+        """The file at `source` is now at `target` (replacing any file there)."""
+        ...
+
+    def remove(self, path: str) -> None:
+        """The file is gone (nothing happens when there is none)."""
+        ...
+
 
 class UrlSigner(Protocol):
     def sign(self, path: str) -> str: ...

@@ -65,6 +65,17 @@ class FsspecStorage:
         except UnsafePath:
             return False
 
+    def move(self, source: str, target: str) -> None:
+        """A rename on a local disk (one step: readers see the old file or the new one)."""
+        full = self._full(target)
+        self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
+        self.fs.mv(self._full(source), full)
+
+    def remove(self, path: str) -> None:
+        full = self._full(path)
+        if self.fs.exists(full):
+            self.fs.rm(full)
+
 
 class DownloadSigner:
     """A URL valid for one file until its expiry; anything changed fails the signature."""

@@ -3,6 +3,7 @@ The S3 API is moto's stand-in server on 127.0.0.1; s3fs talks to it exactly as t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
 
@@ -27,9 +28,11 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv(key, value)
     import boto3
 
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(
-        Bucket="exports", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
-    )
+    client = boto3.client("s3", endpoint_url=endpoint)
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):  # moto's state is global
+        client.create_bucket(
+            Bucket="exports", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
+        )
     yield endpoint
     server.stop()
 
@@ -48,3 +51,22 @@ def test_a_file_written_on_one_machine_is_read_on_another(s3_endpoint: str) -> N
         assert f.read() == body
     assert reader.exists("exports/org/run.csv") and not reader.exists("exports/org/other.csv")
     assert [p.rsplit("/", 1)[-1] for p in reader.fs.ls("exports/prod/exports/org")] == ["run.csv"]
+
+
+def test_a_file_written_under_its_own_name_is_moved_into_place_or_removed(
+    s3_endpoint: str,
+) -> None:
+    """What an export does with the file it wrote while its claims were being taken."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # a file system of an earlier test's server
+    storage = FsspecStorage("s3://exports/moves")
+    storage.write("exports/org/run.csv", [b"old"], "text/csv")
+    storage.write("exports/org/run.csv.1.pending", [b"new"], "text/csv")
+    storage.write("exports/org/run.csv.2.pending", [b"lost"], "text/csv")
+    storage.move("exports/org/run.csv.1.pending", "exports/org/run.csv")
+    storage.remove("exports/org/run.csv.2.pending")
+    storage.remove("exports/org/never.csv")  # nothing there: nothing happens
+    with storage.open("exports/org/run.csv") as f:
+        assert f.read() == b"new"
+    assert [p.rsplit("/", 1)[-1] for p in storage.fs.ls("exports/moves/exports/org")] == ["run.csv"]

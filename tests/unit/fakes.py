@@ -160,6 +160,12 @@ class FakeStorage:
     def exists(self, path: str) -> bool:
         return path in self.files
 
+    def move(self, source: str, target: str) -> None:
+        self.files[target] = self.files.pop(source)
+
+    def remove(self, path: str) -> None:
+        self.files.pop(path, None)
+
 
 class FixedClock:
     def __init__(self, now: datetime | None = None) -> None:
