@@ -67,28 +67,31 @@ def test_killed_worker_run_is_finished_by_the_next_worker(
                     "reise", f"{100 + i % 900}.50", "NOK", f"Reise {i}")
         for i in range(CLAIMS)
     ])
-    killed_run: UUID | None = None
-    for month in (1, 2, 3):  # a run too fast to catch is retried with the next month's claims
-        if month > 1:
-            with psycopg.connect(db_url) as conn:
-                conn.execute("UPDATE claims SET approved_at = approved_at + interval '1 month'")
-        start = date(2025, month, 1)
-        run_id = services.export_runs.request_export(
-            org_id, Period(start, start + timedelta(days=27)), ExportTarget.XLEDGER, actor
+    # The run's Completed append waits while this transaction holds the covered periods, so
+    # the worker is killed after its take was recorded (the run holds its claims) and before
+    # the run ended. (The take writes no covered period; it would not wait.)
+    with psycopg.connect(db_url) as blocker:
+        blocker.execute("LOCK TABLE covered_periods IN EXCLUSIVE MODE")
+        killed_run: UUID = services.export_runs.request_export(
+            org_id, Period(date(2025, 1, 1), date(2025, 1, 28)), ExportTarget.XLEDGER, actor
         )
         first = worker(db_url, tmp_path)
         try:
-            started = wait_for(lambda r=run_id: status(services, r) is not ExportRunStatus.PENDING, 20)
-            assert started, (tmp_path / "worker.log").read_text()[-3000:]
+            running = wait_for(lambda: status(services, killed_run) is ExportRunStatus.RUNNING, 30)
+            assert running, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.5)  # its file written, its Completed append waiting
             first.send_signal(signal.SIGKILL)
         finally:
             if first.poll() is None:
                 first.kill()
             first.wait(10)
-        if status(services, run_id) is ExportRunStatus.RUNNING:
-            killed_run = run_id
-            break
-    assert killed_run is not None, "the worker finished every run before it could be killed"
+        # The dead worker's append was sent whole (COMMIT included): end it on the server too.
+        blocker.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = "
+            "'Lock' AND datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        blocker.rollback()
+    assert status(services, killed_run) is ExportRunStatus.RUNNING
     with psycopg.connect(db_url) as conn:
         assert conn.execute(
             "SELECT status FROM procrastinate_jobs WHERE args ->> 'run_id' = %s", (str(killed_run),)
