@@ -291,14 +291,27 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _insert_bound(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """A heavy append (a run taking many claims): the statements in one pipeline (one
-        round trip to send them), the events as binary parameters, never copied into text."""
+        round trip to send them), the events as binary parameters, never copied into text,
+        one INSERT each: the client's send buffer holds about one event, not all of them."""
         with self.datastore.get_connection() as conn:
             cursor = conn.cursor()
+            statements = bound_statements(stored_events, **kwargs)
+            if stored_events:  # the events' INSERT (the last statement) one event at a time
+                statements.pop()
+            insert_one = SQL["insert_events"].replace("{values}", SQL["event_values"])
             try:
                 with conn.pipeline(), conn.transaction():
-                    for sql, params in bound_statements(stored_events, **kwargs):
+                    for sql, params in statements:
                         cursor.execute(sql.encode("utf-8"), params, prepare=False)
-                ids = [int(row["notification_id"]) for row in cursor.fetchall()]
+                    inserting = conn.cursor()
+                    inserting.executemany(insert_one.encode("utf-8"), [
+                        (e.originator_id, e.originator_version, e.topic, e.state)
+                        for e in stored_events], returning=True)
+                ids = []
+                while stored_events:
+                    ids += [int(row["notification_id"]) for row in inserting.fetchall()]
+                    if not inserting.nextset():
+                        break
             except BaseException:
                 conn.rollback()
                 raise
