@@ -18,6 +18,7 @@ from domain.accounting_settings import (
     validate,
 )
 from domain.shared import Actor, DomainError
+from tests.unit.source_tree import parse
 
 ORG = UUID("11111111-1111-1111-1111-111111111111")
 ACTOR = Actor("user:admin", ORG, "req-1")
@@ -184,7 +185,7 @@ def test_settings_stored_with_the_withdrawn_xlsx_format_are_read_as_csv() -> Non
 def test_the_domain_module_imports_only_plain_python_and_the_domain() -> None:
     source = Path(__file__).parents[2] / "domain" / "accounting_settings.py"
     imported: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text())):
+    for node in ast.walk(parse(source.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from application.accounting import ExporterRegistry
 from infrastructure.exporters import default_exporters
+from tests.unit.source_tree import parse
 
 ROOT = Path(__file__).parents[2]
 
 
 def imported_modules(path: Path) -> set[str]:
     modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module)
         elif isinstance(node, ast.Import):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.source_tree import parse
+
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     "domain": {"application", "infrastructure", "interfaces", "bootstrap", "fastapi", "psycopg",
@@ -25,7 +27,7 @@ FORBIDDEN = {
 
 
 def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))
     roots = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -77,7 +79,7 @@ STATEMENT = re.compile(
 def inline_sql(source: str) -> list[str]:
     """`line: text` of every string literal (docstrings aside) that reads as SQL, and of
     every `noqa: S608` (ruff's "SQL built from strings")."""
-    tree = ast.parse(source)
+    tree = parse(source)
     docstrings = {
         id(node.body[0].value)
         for node in ast.walk(tree)
