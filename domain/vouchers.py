@@ -133,16 +133,22 @@ def reiterable(claims: Iterable[C]) -> Iterable[C]:
     return list(claims) if iter(claims) is claims else claims
 
 
-def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
-    """Refuse the run before a single byte is written; the whole file or nothing.
-
-    One streaming pass over the claims: only the distinct categories are kept."""
+def usable_settings(settings: Any) -> ExportSettings | None:
+    """The settings as an ExportSettings (None: the organisation has none); settings that do
+    not validate refuse the run."""
     try:
-        valid = as_settings(settings)
+        return as_settings(settings)
     except InvalidAccountingSettings as invalid:
         raise ExportRefused(
             "unmapped_category", f"accounting settings are invalid: {invalid}"
         ) from None
+
+
+def check(claims: Iterable[Mapping[str, Any]], settings: Any) -> ExportSettings:
+    """Refuse the run before a single byte is written; the whole file or nothing.
+
+    One streaming pass over the claims: only the distinct categories are kept."""
+    valid = usable_settings(settings)
     categories: set[str] = set()
     bad_claim: ExportRefused | None = None
     for claim in claims:
@@ -175,12 +181,7 @@ def prepared(claims: Iterable[C], settings: Any) -> tuple[Iterable[C], ExportSet
     if isinstance(claims, Sequence | Iterator):
         listed = list(claims)
         return listed, check(listed, settings)
-    try:
-        valid = as_settings(settings)
-    except InvalidAccountingSettings as invalid:
-        raise ExportRefused(
-            "unmapped_category", f"accounting settings are invalid: {invalid}"
-        ) from None
+    valid = usable_settings(settings)
     if valid is None:  # refused: read the stream only to name its categories
         for _ in checked(claims, None):
             pass

@@ -72,9 +72,9 @@ class PostgresSyncRunLog:
     def history(
         self, org_id: UUID, integration_type: str | None, limit: int, include_archived: bool
     ) -> list[dict[str, Any]]:
-        query = SQL["history_with_archive" if include_archived else "history"]
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as curs:
-            curs.execute(query, {"org": org_id, "type": integration_type, "limit": limit})
+            curs.execute(SQL["history"], {"org": org_id, "type": integration_type,
+                                          "limit": limit, "include_archived": include_archived})
             return list(curs.fetchall())
 
     def orgs_with_runs_before(self, cutoff: datetime) -> list[UUID]:

@@ -25,15 +25,8 @@ WHERE t.integration_type IS NOT NULL
 ORDER BY r.integration_type
 
 -- name: history
-SELECT id, org_id, integration_type, status, triggered_by, started_at, ended_at,
-       records_processed, records_failed, error_message, duration_seconds, scheduled_for,
-       drift_seconds, drift_flagged, export_run_id, version, false AS archived
-FROM sync_run_log
-WHERE org_id = %(org)s AND (%(type)s::text IS NULL OR integration_type = %(type)s)
-ORDER BY started_at DESC, id DESC LIMIT %(limit)s
-
--- name: history_with_archive
--- The newest `limit` of both tables: each side is cut to `limit` first (index-driven).
+-- The newest `limit` runs of the hot table and, with `include_archived`, of the archive too:
+-- each side is cut to `limit` first (index-driven); the archive's side is skipped otherwise.
 SELECT * FROM (
     (SELECT id, org_id, integration_type, status, triggered_by, started_at, ended_at,
             records_processed, records_failed, error_message, duration_seconds, scheduled_for,
@@ -46,7 +39,8 @@ SELECT * FROM (
             records_processed, records_failed, error_message, duration_seconds, scheduled_for,
             drift_seconds, drift_flagged, export_run_id, version, true AS archived
      FROM sync_run_log_archive
-     WHERE org_id = %(org)s AND (%(type)s::text IS NULL OR integration_type = %(type)s)
+     WHERE %(include_archived)s AND org_id = %(org)s
+       AND (%(type)s::text IS NULL OR integration_type = %(type)s)
      ORDER BY started_at DESC, id DESC LIMIT %(limit)s)
 ) both_tables
 ORDER BY started_at DESC, id DESC LIMIT %(limit)s
