@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +30,7 @@ from application.runs import WORKER, RunReads, retry_on_conflict, system_actor
 from application.task_names import EXECUTE_EXPORT_RUN
 from domain.export_run import (
     CLAIMS_PER_EVENT,
+    ClaimBatches,
     ExportRun,
     ExportRunStatus,
     ExportTarget,
@@ -115,17 +116,10 @@ class TakenClaims:
         return taken_claims(self.store.stream(self.run_id))
 
 
-class ClaimsAsTaken:
+class ClaimsAsTaken(ClaimBatches):
     """The claims an execution just took, from the very batches its ClaimsTaken events hold
     (the lists the save encoded): the file says what the events say without reading them
     back. Re-iterable, like TakenClaims."""
-
-    def __init__(self, batches: Sequence[dict[str, list[Any]]]) -> None:
-        self.batches = batches
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.batches:
-            yield from claim_rows(batch)
 
 
 def claims_in_history(history: Iterable[RecordedEvent]) -> list[dict[str, Any]]:

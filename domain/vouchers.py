@@ -75,17 +75,29 @@ class Voucher:
 
 def ledger_ref(claim_id: str) -> str:
     """The claim id in 25 characters, reversibly: a UUID's 128 bits in base 36 (36^25 > 2^128),
-    so the reference fits Xledger's ImpSystemRef and BC's Code[35] and names one claim."""
+    so the reference fits Xledger's ImpSystemRef and BC's Code[35] and names one claim.
+
+    A run computes one per claim it takes: the hex digits are read as `UUID()` reads them
+    (without building a UUID) and the digits come three at a time, unrolled."""
+    digits = claim_id.replace("-", "")
     try:
-        number = UUID(claim_id).int
+        if len(digits) == 32 and digits.isascii() and digits.isalnum():
+            number = int(digits, 16)  # what UUID(claim_id).int is: no braces, no "urn:uuid:"
+        else:
+            number = UUID(claim_id).int
     except ValueError:  # not a UUID (the API accepts only UUIDs): letters and digits only
         return "".join(c for c in claim_id if c.isascii() and c.isalnum())[:LEDGER_REF_LENGTH]
-    parts = []
-    for _ in range(8):  # 8 x 3 digits, then the 25th (most significant) digit
-        number, triple = divmod(number, 46656)
-        parts.append(_TRIPLES[triple])
-    parts.append(_BASE36[number])
-    return "".join(reversed(parts))
+    triples = _TRIPLES
+    number, a = divmod(number, 46656)
+    number, b = divmod(number, 46656)
+    number, c = divmod(number, 46656)
+    number, d = divmod(number, 46656)
+    number, e = divmod(number, 46656)
+    number, f = divmod(number, 46656)
+    number, g = divmod(number, 46656)
+    number, h = divmod(number, 46656)  # 8 x 3 digits, then the 25th (most significant) digit
+    return (_BASE36[number] + triples[h] + triples[g] + triples[f] + triples[e] + triples[d]
+            + triples[c] + triples[b] + triples[a])
 
 
 def claim_id_of(reference: str) -> UUID:
@@ -104,15 +116,23 @@ def as_settings(settings: Any) -> ExportSettings | None:
     raise TypeError(f"unsupported settings type {type(settings).__name__}")
 
 
-def _decimal(value: Any, claim: Mapping[str, Any], name: str) -> Decimal:
+def cents(value: Any) -> Decimal | None:
+    """`value` rounded to the cent (half up); None when it is no finite number."""
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        number = Decimal("NaN")
+        return None
     if value is None or not number.is_finite():
-        raise ExportRefused("invalid_claim", f"claim {claim.get('claim_id')} has no valid {name}")
+        return None
     # Adding 0.00 turns -0.00 into 0.00, so no file ever shows a negative zero.
     return number.quantize(CENT, rounding=ROUND_HALF_UP) + ZERO
+
+
+def _decimal(value: Any, claim: Mapping[str, Any], name: str) -> Decimal:
+    number = cents(value)
+    if number is None:
+        raise ExportRefused("invalid_claim", f"claim {claim.get('claim_id')} has no valid {name}")
+    return number
 
 
 def amount_of(claim: Mapping[str, Any]) -> Decimal:
@@ -216,11 +236,15 @@ def checked(claims: Iterable[C], settings: ExportSettings | None) -> Iterator[C]
         raise bad_claim
 
 
+def is_currency_code(currency: Any) -> bool:
+    """Three capital letters (ISO 4217's form)."""
+    return (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
+            and currency.isupper())
+
+
 def _currency_problem(claim: Mapping[str, Any]) -> ExportRefused | None:
     """A claim's amounts are checked where its line is built (`_expense_line`), once."""
-    currency = claim.get("currency")
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
-            and currency.isupper()):
+    if not is_currency_code(claim.get("currency")):
         return ExportRefused(
             "invalid_claim", f"claim {claim.get('claim_id')} has no valid currency code"
         )
@@ -270,6 +294,20 @@ def _dimensions(settings: ExportSettings, kind: str, code: str | None) -> tuple[
     return (code, None) if settings.dimension_field(kind) == 1 else (None, code)
 
 
+def expense_posting(
+    settings: ExportSettings, category: str
+) -> tuple[str, str, tuple[str | None, str | None]]:
+    """Where a claim of a (mapped) category is posted: account, tax code, posting fields."""
+    mapping = settings.categories[category]
+    dimensions = _dimensions(settings, mapping.dimension_kind, mapping.dimension)
+    return mapping.account, mapping.tax_code, dimensions
+
+
+def counter_text(claimant_id: str) -> str:
+    """The text of the counter line that owes a claimant their money."""
+    return one_line(f"Refusjon utlegg {claimant_id}")
+
+
 def _expense_line(
     claim: Mapping[str, Any], settings: ExportSettings,
     postings: dict[str, tuple[str, str, tuple[str | None, str | None]]],
@@ -277,9 +315,7 @@ def _expense_line(
     category = str(claim["category"])
     posting = postings.get(category)
     if posting is None:
-        mapping = settings.categories[category]
-        dimensions = _dimensions(settings, mapping.dimension_kind, mapping.dimension)
-        posting = postings[category] = (mapping.account, mapping.tax_code, dimensions)
+        posting = postings[category] = expense_posting(settings, category)
     late = claim.get("late") is True
     currency = str(claim["currency"])
     claim_id = str(claim["claim_id"])
@@ -316,8 +352,7 @@ def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> I
         counter = counters.get(first.claimant_id)
         if counter is None:
             counter = counters[first.claimant_id] = (
-                one_line(f"Refusjon utlegg {first.claimant_id}"),
-                settings.claimant_accounts.get(first.claimant_id),
+                counter_text(first.claimant_id), settings.claimant_accounts.get(first.claimant_id),
             )
         lines.append(Line(
             counter_account,

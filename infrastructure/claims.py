@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
 from application.ports import ClaimImport, ClaimRecord, LockedClaim
@@ -89,12 +90,15 @@ class PostgresClaims:
     ) -> Iterator[dict[str, list[Any]]]:
         """The claims of `candidates`, `size` at a time, as parallel lists in the form a run's
         events record them: rows read as tuples and turned into columns whole (no dict, no
-        ClaimRecord per claim), one server-side cursor in one transaction."""
+        ClaimRecord per claim), one server-side cursor in one transaction. Claim ids are read
+        as the text PostgreSQL sends (its canonical form, which `str(UUID)` also gives): no
+        UUID is built only to be turned back into text."""
         with (
             self.pool.connection() as conn,
             conn.transaction(),
             conn.cursor(name="claim_candidate_columns") as cur,
         ):
+            cur.adapters.register_loader("uuid", TextLoader)
             cur.itersize = ITERSIZE
             cur.execute(SQL["candidates"], {"org_id": org_id, "start": start, "end": end})
             while rows := cur.fetchmany(size):
@@ -103,11 +107,11 @@ class PostgresClaims:
 
 def _event_columns(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
     """Rows of the `candidates` query as the columns `ClaimRecord.as_event_data` would give
-    (ids and dates as text), without `ledger_ref`."""
+    (ids, read as text, and dates as text), without `ledger_ref`."""
     ids, claimants, expense, approved, categories, amounts, currencies, texts, nok, late = (
         zip(*rows, strict=True))
     return {
-        "claim_id": list(map(str, ids)),
+        "claim_id": list(ids),
         "claimant_id": list(claimants),
         "expense_date": list(map(date.isoformat, expense)),
         "approved_at": list(map(datetime.isoformat, approved)),

@@ -16,14 +16,14 @@ from typing import Any
 
 from domain.spreadsheet import neutralise
 
-_REPLACED = str.maketrans({";": ",", '"': "'"})
 #: Files are written in pieces of about this many characters (one storage write each).
 CHUNK = 64 * 1024
 
 
 def field_text(value: Any, max_len: int) -> str:
     """One unquoted field: one line, no `;` or `"`, never a formula, at most max_len chars."""
-    text = " ".join(str(value or "").split()).translate(_REPLACED)
+    # Two replaces, not a translate table: each is a scan that usually finds nothing.
+    text = " ".join(str(value or "").split()).replace(";", ",").replace('"', "'")
     return neutralise(text)[:max_len].rstrip()
 
 

@@ -4,17 +4,38 @@
 breaks), `yyyymmdd` dates, `.` decimals, `EOL` = `x`, UTF-8 without BOM, CRLF. The column list
 and order follow published GL02 producers (see docs/accounting-formats.md). Written one voucher
 at a time, so memory stays flat however many claims a run holds; each line is filled into the
-parts that repeat (`_Template`), so a line costs its own fields only.
+parts that repeat (`_Template`), so a line costs its own fields only. The claims a run has just
+taken, one voucher each, are written straight from their columns (`lines_of_batches`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from domain.accounting_settings import ExportSettings
-from domain.vouchers import Line, money, prepared, to_date, vouchers
+from domain.export_run import ClaimBatches
+from domain.vouchers import (
+    BASE_CURRENCY,
+    LATE_PREFIX,
+    ZERO,
+    ExportRefused,
+    Line,
+    amount_of,
+    cents,
+    counter_text,
+    expense_posting,
+    is_currency_code,
+    ledger_ref,
+    money,
+    nok_amount_of,
+    one_line,
+    prepared,
+    to_date,
+    usable_settings,
+    vouchers,
+)
 from infrastructure.exporters._text import chunked, code_field, field_text
 
 IMP_SYSTEM = "EXPENSES"  # names the sending system in Xledger's import log
@@ -40,8 +61,18 @@ VOUCHER_TYPE_MAX = 8  # GL02b: VoucherType max length 8
 TEXTS_KEPT = 4096
 
 
+HEADER = SEPARATOR.join(COLUMNS) + EOL
+
+
 def yyyymmdd(day: date) -> str:
     return day.strftime("%Y%m%d")
+
+
+def heads(run: Any, settings: ExportSettings) -> tuple[str, str]:
+    """VoucherType;VoucherNo;FiscalYear;PeriodNo;VoucherDate: only the number varies, so a
+    line's head is the voucher type, its number and the rest (dated)."""
+    day = to_date(run.period_end)
+    return code_field(settings.voucher_type), f"{day.year};{day.month};{yyyymmdd(day)}"
 
 
 class XledgerExporter:
@@ -61,18 +92,23 @@ class XledgerExporter:
         self, run: Any, claims: Iterable[dict[str, Any]], settings: Any
     ) -> Iterator[bytes]:
         """The file in 64 KiB pieces, from one pass over the claims; ExportRefused before a
-        byte is written (claims in memory) or at the end of the stream (`prepared`)."""
+        byte is written (claims in memory) or at the end of the stream (`prepared`).
+
+        Claims in batches (a run's claims as it took them) with one voucher per claim are
+        written from their columns (`lines_of_batches`): the same lines, without a dict, a
+        Line or a Voucher per claim."""
+        if isinstance(claims, ClaimBatches):
+            lines = lines_of_batches(run, claims.batches, settings)
+            if lines is not None:
+                return chunked(lines)
         claims, valid = prepared(claims, settings)
         return chunked(self._lines(run, claims, valid))
 
     def _lines(
         self, run: Any, claims: Iterable[Mapping[str, Any]], settings: ExportSettings
     ) -> Iterator[str]:
-        yield SEPARATOR.join(COLUMNS) + EOL
-        day = to_date(run.period_end)
-        # VoucherType;VoucherNo;FiscalYear;PeriodNo;VoucherDate: only the number varies.
-        dated = f"{day.year};{day.month};{yyyymmdd(day)}"
-        voucher_type = code_field(settings.voucher_type)
+        yield HEADER
+        voucher_type, dated = heads(run, settings)
         template = _Template()
         for voucher in vouchers(claims, settings):
             head = f"{voucher_type};{voucher.number};{dated}"
@@ -94,7 +130,7 @@ class _Template:
         key = (line.account, line.dimensions, line.subledger)
         posting = self.postings.get(key)
         if posting is None:
-            posting = self.postings[key] = _posting(line)
+            posting = self.postings[key] = posting_columns(*key)
         tax = self.taxes.get(line.tax_code)
         if tax is None:
             tax = self.taxes[line.tax_code] = code_field(line.tax_code)
@@ -116,9 +152,94 @@ class _Template:
                 f"{money(line.amount)}{TAIL}")
 
 
-def _posting(line: Line) -> str:
+def posting_columns(
+    account: str, dimensions: tuple[str | None, str | None], subledger: str | None
+) -> str:
     """Account;AccountLedger;Posting1;Posting2;XGL;SubledgerNo; and the empty columns up to
     Text (SubledgerName ... PaymentTerms)."""
-    first, second = (code_field(d) if d else "" for d in line.dimensions)
-    subledger = code_field(line.subledger) if line.subledger else ""
-    return f"{code_field(line.account)};;{first};{second};;{subledger};;;;;;;;"
+    first, second = (code_field(d) if d else "" for d in dimensions)
+    subledger = code_field(subledger) if subledger else ""
+    return f"{code_field(account)};;{first};{second};;{subledger};;;;;;;;"
+
+
+#: The columns of a batch a line is written from, in the order `_lines_of_batches` reads them.
+_READ = ("claim_id", "claimant_id", "category", "amount", "currency", "description", "late",
+         "amount_nok", "ledger_ref")
+
+
+def lines_of_batches(
+    run: Any, batches: Sequence[Mapping[str, list[Any]]], settings: Any
+) -> Iterator[str] | None:
+    """The lines `XledgerExporter._lines` writes for the claims of these batches, read from
+    their columns, or None (write them that way) unless each voucher holds one claim and no
+    claim can be refused for its category or currency, checked here before a line is written.
+    A claim whose amount cannot be posted is refused as `vouchers` refuses it, at that claim."""
+    try:
+        valid = usable_settings(settings)
+    except ExportRefused:
+        return None
+    if valid is None or valid.voucher_grouping == "per_claimant":
+        return None
+    for batch in batches:
+        categories, currencies = batch.get("category"), batch.get("currency")
+        if not (categories and currencies):
+            return None
+        try:
+            if not all(type(c) is str and c in valid.categories for c in set(categories)):
+                return None
+            if not all(is_currency_code(c) for c in set(currencies)):
+                return None
+        except TypeError:  # a value that is no text at all (unhashable): the usual way
+            return None
+    return _lines_of_batches(run, batches, valid)
+
+
+def _lines_of_batches(
+    run: Any, batches: Sequence[Mapping[str, list[Any]]], settings: ExportSettings
+) -> Iterator[str]:
+    """Per claim, what `vouchers` makes of it (an expense line and the counter line of minus
+    its amount) as `_Template.line` writes them."""
+    yield HEADER
+    voucher_type, dated = heads(run, settings)
+    expenses: dict[str, tuple[str, str]] = {}  # category: posting columns, tax rule
+    counters: dict[str, tuple[str, str]] = {}  # claimant: posting columns, text
+    no_tax = code_field("")
+    number = 0
+    for batch in batches:
+        count = len(batch["claim_id"])
+        for claim_id, claimant, category, amount, currency, description, late, amount_nok, ref in (
+            zip(*(batch.get(f) or [None] * count for f in _READ), strict=True)
+        ):
+            number += 1
+            foreign = currency != BASE_CURRENCY
+            nok = cents(amount_nok if foreign else amount)
+            own = cents(amount) if foreign else None
+            if nok is None or (foreign and own is None):
+                claim = dict(zip(_READ, (claim_id, claimant, category, amount, currency,
+                                         description, late, amount_nok, ref), strict=True))
+                nok, own = nok_amount_of(claim), amount_of(claim)  # raise the refusal
+            claim_id = str(claim_id)
+            ref = ref or ledger_ref(claim_id)
+            head = f"{voucher_type};{number};{dated}"
+            expense = expenses.get(category)
+            if expense is None:
+                account, tax_code, dimensions = expense_posting(settings, category)
+                expense = expenses[category] = (
+                    posting_columns(account, dimensions, None), code_field(tax_code))
+            text = (field_text(LATE_PREFIX + one_line(description), TEXT_MAX) if late is True
+                    else field_text(description, TEXT_MAX))
+            if own is None:
+                paid = owed = ";"
+            else:  # a voucher of one claim: its currency total is 0.00 + the claim's amount
+                paid, owed = f"{currency};{money(own)}", f"{currency};{money(ZERO - (ZERO + own))}"
+            yield (f"{IMP_SYSTEM};{ref};{head};{expense[0]}{text};{expense[1]};{paid};"
+                   f"{money(nok)}{TAIL}")
+            claimant = str(claimant)
+            counter = counters.get(claimant)
+            if counter is None:
+                counter = counters[claimant] = (
+                    posting_columns(settings.counter_account, (None, None),
+                                    settings.claimant_accounts.get(claimant)),
+                    field_text(counter_text(claimant), TEXT_MAX))
+            yield (f"{IMP_SYSTEM};{ref};{head};{counter[0]}{counter[1]};{no_tax};{owed};"
+                   f"{money(ZERO - nok)}{TAIL}")

@@ -116,6 +116,9 @@ def migrate(url: str) -> list[str]:
         try:
             conn.execute(SQL["create_ledger"])
             verify(conn)
+            # The library's events table first (CREATE ... IF NOT EXISTS), so that our files
+            # may change it (0170) on a fresh database too.
+            create_event_tables(url)
             for version, name, sql in pending(conn):
                 with conn.transaction():
                     conn.execute(sql)
@@ -123,7 +126,6 @@ def migrate(url: str) -> list[str]:
                                                  "checksum": checksum(sql)})
                 log.info("applied migration %s", name)
                 done.append(name)
-            create_event_tables(url)
             create_tracking_tables(eventsourcing_env(url, 1))
         finally:
             conn.execute(SQL["unlock"], {"lock_id": LOCK_ID})

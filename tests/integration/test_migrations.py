@@ -69,3 +69,20 @@ def test_readyz_is_503_when_the_database_is_unreachable() -> None:
 
     ok, reason = readiness_of("postgresql://nobody@127.0.0.1:1/none")()
     assert (ok, reason) == (False, "database unreachable")
+
+
+def test_event_payloads_are_stored_uncompressed_on_a_fresh_database(empty_db_url: str) -> None:
+    """0170 changes the library's events table: a fresh database creates it before our files,
+    so the change holds there too (a run's ClaimsTaken events skip pglz inside the append)."""
+    migrate(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        (storage,) = conn.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'export_service_events'::regclass AND attname = 'state'"
+        ).fetchone() or ("",)
+        conn.execute("INSERT INTO export_service_events (originator_id, originator_version, "
+                     "topic, state) VALUES (gen_random_uuid(), 1, 't', %s)", (b"{}" * 50_000,))
+        (compression,) = conn.execute(
+            "SELECT pg_column_compression(state) FROM export_service_events WHERE topic = 't'"
+        ).fetchone() or ("?",)
+    assert (storage, compression) == ("e", None)
