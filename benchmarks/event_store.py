@@ -35,6 +35,7 @@ from infrastructure.event_store import (
     traced_jobs,
 )
 from infrastructure.migrations import migrate
+from infrastructure.prepared import Binder, prepare
 from infrastructure.projections.runner import ProjectionSupervisor, rebuild
 from infrastructure.recorder import append_query
 from infrastructure.sql import queries
@@ -218,7 +219,9 @@ def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
     """A connection sending `count` appends of request_export exactly as the recorder would
     send each alone (one query text each, prepared before the clock starts)."""
     conn = psycopg.connect(url, autocommit=True)
-    cursor = psycopg.ClientCursor(conn)
+    prepare(conn)  # as the event log's connections are, by their first appends
+    binder = Binder(psycopg.ClientCursor(conn))
+    cursor = binder.cursor
     queries = []
     for _ in range(count):
         org_id = uuid4()
@@ -226,7 +229,7 @@ def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
         pending = run.collect_events()
         stored = [log.mapper.to_stored_event(e) for e in pending]
         jobs = traced_jobs([Job(EXECUTE_EXPORT_RUN, {"run_id": str(run.id)})], pending)
-        queries.append(append_query(cursor, stored, jobs=jobs,
+        queries.append(append_query(binder, stored, jobs=jobs,
                                     guard_statements=guards.statements_for(pending)).encode())
 
     def send(i: int) -> None:

@@ -4,15 +4,18 @@ together (group commit, `AppendQueue`).
 
 Every statement is bound on the client (`ClientCursor.mogrify`: the JSON of the events and
 jobs is encoded before anything reaches the server) and the whole transaction travels as one
-simple query: `BEGIN; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING; COMMIT`. The table
-lock is therefore held for the server's own time only, never across a network wait. A guard
-violation aborts the transaction at its statement and surfaces as that statement's error.
+simple query: `BEGIN; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING; COMMIT`, each
+statement as `EXECUTE` of its form prepared once per connection (infrastructure/prepared.py).
+The table lock is therefore held for the server's own time only, never across a network wait.
+A guard violation aborts the transaction at its statement and surfaces as that statement's
+error.
 
-Group commit: while one append of this process is on its way to the server, the appends that
-arrive queue up, and the next leader writes them all in one transaction through the function
-`export_service_append_group` (migration 0160): each append's statements in a subtransaction of
-their own (a failing guard refuses that append only, with its own constraint), then every event
-of those not refused under one hold of the lock, one COMMIT and one WAL flush for all of them.
+Group commit: while MAX_WRITERS appends (or groups) of this process are on their way to the
+server, the appends that arrive queue up, and the next leader writes them all in one
+transaction through the function `export_service_append_group` (migration 0160): each append's
+statements in a subtransaction of their own (a failing guard refuses that append only, with its
+own constraint), then every event of those not refused under one hold of the lock, one COMMIT
+and one WAL flush for all of them.
 An append alone (the usual case when the service is quiet) never waits and takes the single
 path. A group the server refuses as a whole (two appends of one aggregate version) is written
 again one append at a time, so each caller gets its own answer.
@@ -21,7 +24,7 @@ again one append at a time, so each caller gets its own answer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +34,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.types.json import Jsonb
 
-from application.ports import IdempotentResponse
+from application.ports import DatabaseUnavailable, IdempotentResponse
+from infrastructure.prepared import Binder, lost_preparation
 from infrastructure.sql import queries
 
 QUEUE = "exports"
@@ -44,6 +48,8 @@ SQL = queries("event_store")
 #: 64 of a transaction's subtransactions in shared memory before other sessions' snapshots
 #: slow down.
 MAX_GROUP = 48
+#: Groups of one process on their way to the server at once.
+MAX_WRITERS = 2
 
 
 def constraint_of(error: BaseException) -> str:
@@ -74,18 +80,25 @@ def append_statements(**kwargs: Any) -> list[tuple[str, Any]]:
 
 
 def append_query(
-    cursor: psycopg.ClientCursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
+    binder: Binder, stored_events: Sequence[StoredEvent], **kwargs: Any
 ) -> str:
     """The whole append as one SQL text (every value bound here, on the client)."""
-    parts = [SQL["begin"], SQL["lock_timeout"]]
-    parts += [cursor.mogrify(sql, params) for sql, params in append_statements(**kwargs)]
-    if stored_events:
+    bind = binder.bind
+    statements = [bind(sql, params) for sql, params in append_statements(**kwargs)]
+    if len(stored_events) == 1:
+        e = stored_events[0]
+        statements += [SQL["lock_events"], SQL["notify"], bind(SQL["insert_event"], {
+            "id": e.originator_id, "version": e.originator_version, "topic": e.topic,
+            "state": e.state})]
+    elif stored_events:
         values = ", ".join(
-            cursor.mogrify(SQL["event_values"], (e.originator_id, e.originator_version, e.topic,
-                                                 e.state))
+            binder.cursor.mogrify(SQL["event_values"], (
+                e.originator_id, e.originator_version, e.topic, e.state))
             for e in stored_events
         )
-        parts += [SQL["lock_events"], SQL["notify"], SQL["insert_events"].replace("{values}", values)]
+        statements += [SQL["lock_events"], SQL["notify"],
+                       SQL["insert_events"].replace("{values}", values)]
+    parts = [SQL["begin"], SQL["lock_timeout"], *statements]
     parts.append(SQL["commit"])
     return ";\n".join(parts)
 
@@ -106,6 +119,29 @@ def bound_statements(
     return statements
 
 
+def group_query(binder: Binder, group: list[Append]) -> str:
+    """A group's appends as one call of `export_service_append_group` (values bound here)."""
+    statements, owners = [], []
+    event_owners, ids, versions, topics, states = [], [], [], [], []
+    for number, append in enumerate(group, start=1):
+        for sql, params in append_statements(**append.kwargs):
+            statements.append(binder.bind(sql, params))
+            owners.append(number)
+        for e in append.events:
+            event_owners.append(number)
+            ids.append(e.originator_id)
+            versions.append(e.originator_version)
+            topics.append(e.topic)
+            states.append(e.state)
+    call = binder.cursor.mogrify(SQL["append_group"], {
+        "statements": statements, "owners": owners, "appends": len(group),
+        "event_owners": event_owners, "ids": ids, "versions": versions,
+        "topics": topics, "states": states,
+    })
+    return ";\n".join([SQL["begin"], SQL["lock_timeout"], *binder.prepares(), call,
+                       SQL["commit"]])
+
+
 @dataclass(eq=False)
 class Append:
     """One caller's append waiting in the queue, and what became of it."""
@@ -116,6 +152,8 @@ class Append:
     done: bool = False
     ids: list[int] | None = None
     error: BaseException | None = None
+    #: Set when this append is woken to lead: the group it writes (itself first).
+    group: list[Append] | None = None
 
     def outcome(self) -> list[int]:
         if self.error is not None:
@@ -125,31 +163,38 @@ class Append:
 
 
 class AppendQueue:
-    """Leader and followers: the first append to arrive writes at once; those arriving while
-    it is on its way wait, and the first of them then writes them all as one group."""
+    """Leaders and followers: an append that finds a writer free writes at once; those arriving
+    while every writer is on its way wait, and when a writer comes back it hands all that waited
+    (up to MAX_GROUP) to the first of them, who writes them as one group.
 
-    def __init__(self, write: Any) -> None:
+    Up to `writers` groups are on their way at once: while one holds the events table's lock
+    and waits for its commit to be flushed, the next runs its guards and jobs."""
+
+    def __init__(self, write: Any, writers: int = MAX_WRITERS) -> None:
         self.write = write  # Callable[[list[Append]], None]: sets each one's ids or error
+        self.writers = writers
         self.lock = threading.Lock()
         self.waiting: list[Append] = []
-        self.busy = False
+        self.writing = 0
 
     def submit(self, append: Append) -> list[int]:
         with self.lock:
-            self.waiting.append(append)
-            leads = not self.busy
-            self.busy = True
-        if not leads:
-            append.woken.wait()  # set when written, or when it is this one's turn to lead
+            if self.writing < self.writers:
+                self.writing += 1  # nobody waits while a writer is free
+                group: list[Append] | None = [append]
+            else:
+                self.waiting.append(append)
+                group = None
+        if group is None:
+            append.woken.wait()  # set when written, or when it is handed a group to write
             if append.done:
                 return append.outcome()
-        self._lead()
+            group = append.group
+            assert group is not None
+        self._lead(group)
         return append.outcome()
 
-    def _lead(self) -> None:
-        with self.lock:
-            group = self.waiting[:MAX_GROUP]
-            del self.waiting[:MAX_GROUP]
+    def _lead(self, group: list[Append]) -> None:
         try:
             self.write(group)
         except BaseException as error:
@@ -158,10 +203,19 @@ class AppendQueue:
                     append.error = error
         finally:
             with self.lock:
-                if self.waiting:
-                    self.waiting[0].woken.set()  # it leads the next group
+                if any(isinstance(a.error, DatabaseUnavailable) for a in group):
+                    for waiting in self.waiting:  # they would each wait for the pool again
+                        waiting.error = next(a.error for a in group if a.error is not None)
+                        waiting.done = True
+                        waiting.woken.set()
+                    self.waiting.clear()
+                if self.waiting:  # this writer's turn passes to the first who waited
+                    following = self.waiting[:MAX_GROUP]
+                    del self.waiting[:MAX_GROUP]
+                    following[0].group = following
+                    following[0].woken.set()
                 else:
-                    self.busy = False
+                    self.writing -= 1
             for append in group:
                 append.done = True
                 append.woken.set()
@@ -198,6 +252,27 @@ def _settle(group: list[Append], rows: list[dict[str, Any]]) -> None:
                 append.ids = [int(i) for i in found if i is not None]
 
 
+def _send(
+    conn: psycopg.Connection[Any], query: Callable[[Binder], str], inline: bool = True
+) -> psycopg.ClientCursor[Any]:
+    """One append's (or group's) query, built by `query` with the statements this connection
+    has prepared; built and sent again once if the server lost them meanwhile."""
+    for attempt in (1, 2):
+        binder = Binder(psycopg.ClientCursor(conn), inline)
+        text = query(binder).encode("utf-8")
+        try:
+            binder.cursor.execute(text, prepare=False)
+        except BaseException as error:
+            conn.rollback()  # the failed statement left the transaction aborted
+            binder.sent(error)
+            if attempt == 2 or not lost_preparation(error):
+                raise
+            continue
+        binder.sent(None)
+        return binder.cursor
+    raise AssertionError("unreachable")
+
+
 class GuardedRecorder(PostgresApplicationRecorder):
     """Runs jobs, guard statements and the idempotent response inside the append transaction;
     appends of this process that arrive together share one transaction."""
@@ -219,8 +294,8 @@ class GuardedRecorder(PostgresApplicationRecorder):
             rows: list[dict[str, Any]] | None = None
             try:
                 rows = self._insert_group(group)
-            except (InterfaceError, OperationalError) as lost:
-                for append in group:  # outcome unknown: each caller's retry decides
+            except (InterfaceError, OperationalError, DatabaseUnavailable) as lost:
+                for append in group:  # outcome unknown (or never sent): each caller decides
                     append.error = lost
                 return
             except Exception:  # noqa: S110 - refused as a whole (rolled back): each on its own
@@ -237,13 +312,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _insert_one(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.get_connection() as conn:
-            cursor = psycopg.ClientCursor(conn)
-            query = append_query(cursor, stored_events, **kwargs)
-            try:
-                cursor.execute(query.encode("utf-8"), prepare=False)
-            except BaseException:
-                conn.rollback()  # the failed statement left the transaction aborted
-                raise
+            cursor = _send(conn, lambda binder: append_query(binder, stored_events, **kwargs))
             ids: list[int] = []
             while True:
                 columns = [c.name for c in cursor.description or ()]
@@ -257,30 +326,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
         """The group in one transaction, one round trip; the rows of `export_service_append_group`
         (committed)."""
         with self.datastore.get_connection() as conn:
-            cursor = psycopg.ClientCursor(conn)
-            statements, owners = [], []
-            event_owners, ids, versions, topics, states = [], [], [], [], []
-            for number, append in enumerate(group, start=1):
-                for sql, params in append_statements(**append.kwargs):
-                    statements.append(cursor.mogrify(sql, params))
-                    owners.append(number)
-                for e in append.events:
-                    event_owners.append(number)
-                    ids.append(e.originator_id)
-                    versions.append(e.originator_version)
-                    topics.append(e.topic)
-                    states.append(e.state)
-            call = cursor.mogrify(SQL["append_group"], {
-                "statements": statements, "owners": owners, "appends": len(group),
-                "event_owners": event_owners, "ids": ids, "versions": versions,
-                "topics": topics, "states": states,
-            })
-            query = ";\n".join([SQL["begin"], SQL["lock_timeout"], call, SQL["commit"]])
-            try:
-                cursor.execute(query.encode("utf-8"), prepare=False)
-            except BaseException:
-                conn.rollback()
-                raise
+            cursor = _send(conn, lambda binder: group_query(binder, group), inline=False)
             rows: list[dict[str, Any]] = []
             while True:
                 if cursor.description and cursor.description[0].name == "append_no":

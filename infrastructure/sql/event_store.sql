@@ -29,6 +29,16 @@ INSERT INTO export_service_events (originator_id, originator_version, topic, sta
 VALUES {values}
 RETURNING notification_id
 
+-- name: insert_event
+-- An append's one event (the usual case), prepared on each connection.
+INSERT INTO export_service_events (originator_id, originator_version, topic, state)
+VALUES (%(id)s, %(version)s, %(topic)s, %(state)s)
+RETURNING notification_id
+
+-- name: prepared_here
+-- The append statements prepared on this connection (infrastructure/prepared.py).
+SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'export_service_')
+
 -- name: event_values
 (%s, %s, %s, %s)
 

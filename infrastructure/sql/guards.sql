@@ -16,10 +16,12 @@ DELETE FROM open_runs WHERE run_id = %(run_id)s
 -- inserts checked against an exclusion constraint can each wait for the other's row and
 -- deadlock; taking the organisation's transaction-level advisory lock first makes them queue.
 WITH queued AS (
-    SELECT pg_advisory_xact_lock(hashtextextended('export_run_periods ' || %(org_id)s::text, 0))
+    SELECT pg_advisory_xact_lock(
+        hashtextextended('export_run_periods ' || %(org_id)s::uuid::text, 0))
 )
 INSERT INTO export_run_periods (run_id, org_id, period)
-SELECT %(run_id)s, %(org_id)s, daterange(%(start)s, %(end)s, '[]') FROM queued
+SELECT %(run_id)s::uuid, %(org_id)s::uuid, daterange(%(start)s::date, %(end)s::date, '[]')
+FROM queued
 
 -- name: take_claims
 INSERT INTO claim_reservations (org_id, claim_id, run_id)

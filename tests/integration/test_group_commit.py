@@ -78,7 +78,7 @@ def behind_a_first_append(db_url: str, store: PostgresEventStore) -> Iterator[Qu
         queued = Queued(store, pool)
         with events_locked(db_url):
             first = pool.submit(store.save, request(uuid4()))
-            wait_until(lambda: queued.queue.busy)
+            wait_until(lambda: queued.queue.writing == queued.queue.writers)
             time.sleep(0.2)  # its transaction is at the server, blocked on the lock
             yield queued
         assert isinstance(first.result(10), int)
@@ -86,7 +86,9 @@ def behind_a_first_append(db_url: str, store: PostgresEventStore) -> Iterator[Qu
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[PostgresEventStore]:
+    """One group on its way at a time, so what queues behind it is known."""
     log = open_event_log(db_url, pool_size=4)
+    log.recorder.appends.writers = 1  # type: ignore[attr-defined]
     yield PostgresEventStore(log)
     log.close()
 
@@ -106,7 +108,7 @@ def test_appends_that_arrive_together_commit_in_one_transaction(
         queued = Queued(store, pool)
         with events_locked(db_url):
             first = pool.submit(store.save, runs[0])  # writes alone, waits for the lock
-            wait_until(lambda: queued.queue.busy)
+            wait_until(lambda: queued.queue.writing == queued.queue.writers)
             time.sleep(0.2)  # its transaction is at the server, blocked on the lock
             rest = [queued.save(run) for run in runs[1:]]
         positions = [first.result(10)] + [f.result(10) for f in rest]
@@ -115,6 +117,32 @@ def test_appends_that_arrive_together_commit_in_one_transaction(
     xmins = transactions_of(db_url, [r.id for r in runs])
     assert xmins[runs[0].id] not in {xmins[r.id] for r in runs[1:]}
     assert len({xmins[r.id] for r in runs[1:]}) == 1  # the eight queued ones: one transaction
+
+
+def test_two_groups_are_on_their_way_at_once(db_url: str) -> None:
+    """While one group waits at the server (here for the lock), a second writer takes the
+    next arrival; what comes after both queues up and is written as one group."""
+    log = open_event_log(db_url, pool_size=4)
+    store = PostgresEventStore(log)
+    assert log.recorder.appends.writers == 2  # type: ignore[attr-defined]
+    runs = [request(uuid4()) for _ in range(6)]
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            queued = Queued(store, pool)
+            with events_locked(db_url):
+                first = pool.submit(store.save, runs[0])
+                wait_until(lambda: queued.queue.writing == 1)
+                second = pool.submit(store.save, runs[1])
+                wait_until(lambda: queued.queue.writing == 2)
+                time.sleep(0.2)  # both transactions are at the server, blocked on the lock
+                rest = [queued.save(run) for run in runs[2:]]
+            positions = [first.result(10), second.result(10)] + [f.result(10) for f in rest]
+    finally:
+        log.close()
+    assert sorted(positions) == list(range(1, 7)), positions
+    xmins = transactions_of(db_url, [r.id for r in runs])
+    assert len({xmins[runs[0].id], xmins[runs[1].id], xmins[runs[2].id]}) == 3
+    assert len({xmins[r.id] for r in runs[2:]}) == 1  # the four that waited: one transaction
 
 
 def test_an_append_refused_in_a_group_is_refused_alone(
