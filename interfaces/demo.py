@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from application.ports import ClaimRecord
+from application.ports import ClaimRecord, PeriodTaken
 from bootstrap import Services
-from domain.shared import Actor
+from domain.export_run import ExportTarget
+from domain.shared import Actor, Period
 from interfaces.demo_bufdir import load_bufdir_demo
 from interfaces.http.auth import Role, mint
 
@@ -101,8 +103,18 @@ def load_demo(services: Services) -> bool:
         services.app.sync_schedules.put(
             org.org_id, org.target, "0 6 2 * *", "Europe/Oslo", "previous_month", actor
         )
+        # What that sync did last month, so the overview, a file and the audit trail are
+        # there to look at (the worker of `serve` carries it out).
+        with suppress(PeriodTaken):  # an earlier start that died before the flag did it
+            services.export_runs.request_export(
+                org.org_id, last_closed_month(today), ExportTarget(org.target), actor)
     services.flags.set(DEMO_FLAG)
     return True
+
+
+def last_closed_month(today: date) -> Period:
+    end = today.replace(day=1) - timedelta(days=1)
+    return Period(end.replace(day=1), end)
 
 
 def write_demo_tokens(services: Services) -> Path:
@@ -148,10 +160,13 @@ def print_welcome(services: Services, host: str, port: int, loaded: bool) -> Non
                      "`export-service token --org <org_id> --role coordinator`.")
     lines.append("")
     example = ORGS[0]
+    today = datetime.now(UTC).date()  # this month so far: the last closed one is exported
+    body = (f'{{"period_start": "{today.replace(day=1)}", "period_end": "{today}", '
+            '"target": "xledger"}')
     lines.append("Try:")
     lines.append(
         f"  curl -X POST {base}/v1/orgs/{example.org_id}/export-runs "
         "-H 'Authorization: Bearer <coordinator token>' -H 'Content-Type: application/json' "
-        "-d '{\"period_start\": \"2026-01-01\", \"period_end\": \"2026-12-31\", \"target\": \"xledger\"}'"
+        f"-d '{body}'"
     )
     print("\n".join(lines), flush=True)
