@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psutil
 
-from interfaces.demo import ORGS
+from interfaces.demo import ORGS, last_closed_month
 from tests.e2e.conftest import start_service
 
 
@@ -31,6 +33,16 @@ def test_embedded_server_demo_data_tokens_and_clean_stop(tmp_path: Path) -> None
         r = httpx.get(f"{first.base_url}/v1/orgs/{org}/accounting-settings",
                       headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=10)
         assert r.status_code == 200 and r.json()["version"] == 1
+        runs: list[dict[str, object]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # serve's own worker carries out last month's run
+            runs = httpx.get(f"{first.base_url}/v1/orgs/{org}/export-runs",
+                             headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=10).json()
+            if runs and runs[0]["status"] == "completed":
+                break
+            time.sleep(0.2)
+        assert [(r["status"], r["period_end"]) for r in runs] == [
+            ("completed", str(last_closed_month(datetime.now(UTC).date()).end))]
     finally:
         assert first.stop() in (0, -2, 130)
     data = (tmp_path / "data" / "pg").resolve()
