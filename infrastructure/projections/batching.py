@@ -21,8 +21,10 @@ from infrastructure.projections.base import ReadModel, Row
 from infrastructure.sql.composed import composed
 
 PAGE_SIZE = 1000
-#: How long a live runner waits for a NOTIFY before looking at the log anyway.
-POLL_SECONDS = 0.25
+#: How long a live runner waits for a NOTIFY before looking at the log anyway: only a fallback
+#: (every append notifies, and notifications wait on the connection until read), so idle
+#: runners do not keep reading the log.
+POLL_SECONDS = 5.0
 
 
 class BatchRunner:
