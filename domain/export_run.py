@@ -77,13 +77,19 @@ def taken_batch(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     one, without a dict per claim. Each claim's ledger reference is computed here."""
     if len(columns["claim_id"]) > CLAIMS_PER_EVENT:
         raise ValueError(f"a batch holds at most {CLAIMS_PER_EVENT} claims")
-    batch: dict[str, list[Any]] = {}
-    for f in CLAIM_FIELDS[:-1]:
-        values = columns[f]
-        batch[f] = [sys.intern(v) if isinstance(v, str) else v for v in values] if (
-            f in _REPEATING) else list(values)
-    batch["ledger_ref"] = [ledger_ref(claim_id) for claim_id in batch["claim_id"]]
+    batch: dict[str, list[Any]] = {f: list(columns[f]) for f in CLAIM_FIELDS[:-1]}
+    for f in _REPEATING:
+        batch[f] = _interned(batch[f])
+    batch["ledger_ref"] = list(map(ledger_ref, batch["claim_id"]))
     return batch
+
+
+def _interned(values: list[Any]) -> list[Any]:
+    """Repeating text (claimant, day, category, currency) held once, however many claims."""
+    try:
+        return list(map(sys.intern, values))  # every value text (the source's NOT NULL columns)
+    except TypeError:
+        return [sys.intern(v) if isinstance(v, str) else v for v in values]
 
 
 def claim_rows(columns: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:

@@ -65,9 +65,19 @@ def _export_claims_taken(e: Any) -> Sequence[Statement]:
     return [
         (
             SQL["take_claims"],
-            {"org_id": e.actor["org_id"], "ids": e.claims["claim_id"], "run_id": e.originator_id},
+            {"org_id": e.actor["org_id"], "ids": claim_id_list(e.claims["claim_id"]),
+             "run_id": e.originator_id},
         )
     ]
+
+
+def claim_id_list(ids: Sequence[str]) -> str:
+    """The ids as one comma-separated text; an empty id, or one holding a comma, is refused
+    rather than read as no claim or two (ids are UUIDs: the database refuses anything else)."""
+    joined = ",".join(ids)
+    if ids and (not all(ids) or joined.count(",") != len(ids) - 1):
+        raise ValueError("a claim id is empty or holds a comma")
+    return joined
 
 
 def _export_completed(e: Any) -> Sequence[Statement]:

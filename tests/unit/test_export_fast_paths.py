@@ -1,7 +1,8 @@
 """The fast ways an execution writes a big run give what the plain ways give, byte for byte and
 refusal for refusal: a GL02 file written from the claims' columns (one voucher per claim) is
-the file written voucher by voucher from one dict per claim, and a ledger reference computed
-three digits at a time is the claim id in 25 base-36 digits."""
+the file written voucher by voucher from one dict per claim, a ledger reference computed
+three digits at a time is the claim id in 25 base-36 digits, and the claim ids sent to the
+reservation guard as one text are the ids, none split or lost."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.export_run import CLAIM_FIELDS, ClaimBatches
 from domain.vouchers import LEDGER_REF_LENGTH, claim_id_of, ledger_ref
 from infrastructure.exporters.xledger import XledgerExporter, lines_of_batches
+from infrastructure.guards import claim_id_list
 
 RUN = SimpleNamespace(id=UUID(int=7), org_id=UUID(int=8), period_start=date(2025, 3, 1),
                       period_end=date(2025, 3, 31))
@@ -169,3 +172,14 @@ def test_the_columns_are_used_for_one_voucher_per_claim_only() -> None:
     assert lines_of_batches(RUN, [{**good[0], "category": ["meals"]}], base) is None
     assert lines_of_batches(RUN, [{**good[0], "currency": ["nok"]}], base) is None
     assert lines_of_batches(RUN, good, None) is None
+
+
+@given(st.lists(st.uuids().map(str), max_size=20))
+def test_the_guard_reads_the_claim_ids_from_one_text(ids: list[str]) -> None:
+    assert [i for i in claim_id_list(ids).split(",") if i] == ids
+
+
+@pytest.mark.parametrize("ids", [["a,b"], ["", str(UUID(int=1))], [str(UUID(int=1)), ""], [""]])
+def test_an_id_that_would_be_read_as_no_claim_or_two_is_refused(ids: list[str]) -> None:
+    with pytest.raises(ValueError, match="comma"):
+        claim_id_list(ids)
