@@ -27,7 +27,7 @@ FROM queued
 -- The claim ids come as one text, comma-separated (`guards.claim_id_list`): a list of 5 000
 -- strings costs the client a regular-expression test per element to be sent as an array.
 INSERT INTO claim_reservations (org_id, claim_id, run_id)
-SELECT %(org_id)s, unnest(string_to_array(%(ids)s, ',')::uuid[]), %(run_id)s
+SELECT %(org_id)s::uuid, unnest(string_to_array(%(ids)s::text, ',')::uuid[]), %(run_id)s::uuid
 
 -- name: cover_period
 INSERT INTO covered_periods (run_id, org_id, period)
