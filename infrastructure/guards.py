@@ -71,11 +71,13 @@ def _export_claims_taken(e: Any) -> Sequence[Statement]:
     ]
 
 
-def claim_id_list(ids: Sequence[str]) -> str:
-    """The ids as one comma-separated text; an empty id, or one holding a comma, is refused
-    rather than read as no claim or two (ids are UUIDs: the database refuses anything else)."""
-    joined = ",".join(ids)
-    if ids and (not all(ids) or joined.count(",") != len(ids) - 1):
+def claim_id_list(ids: Sequence[Any]) -> str:
+    """The ids (text or UUIDs) as one comma-separated text; an empty id, or one holding a
+    comma, is refused rather than read as no claim or two (ids are UUIDs: the database
+    refuses anything else)."""
+    texts = list(map(str, ids))
+    joined = ",".join(texts)
+    if texts and (not all(texts) or joined.count(",") != len(texts) - 1):
         raise ValueError("a claim id is empty or holds a comma")
     return joined
 

@@ -174,9 +174,10 @@ def test_the_columns_are_used_for_one_voucher_per_claim_only() -> None:
     assert lines_of_batches(RUN, good, None) is None
 
 
-@given(st.lists(st.uuids().map(str), max_size=20))
-def test_the_guard_reads_the_claim_ids_from_one_text(ids: list[str]) -> None:
-    assert [i for i in claim_id_list(ids).split(",") if i] == ids
+@given(st.lists(st.uuids(), max_size=20), st.booleans())
+def test_the_guard_reads_the_claim_ids_from_one_text(ids: list[UUID], as_text: bool) -> None:
+    sent = claim_id_list([str(i) for i in ids] if as_text else ids)
+    assert [UUID(i) for i in sent.split(",") if i] == ids
 
 
 @pytest.mark.parametrize("ids", [["a,b"], ["", str(UUID(int=1))], [str(UUID(int=1)), ""], [""]])
