@@ -50,12 +50,36 @@ BY_TEXT = {
     "category names must be non-empty": N_("Give every category a name"),
     "is not a known field": N_("This field is not expected here"),
     "is not a known setting": N_("This field is not expected here"),
+    # The Bufdir report's configuration (domain/bufdir_config.py).
+    "date_format must be a strftime pattern such as %d.%m.%Y": N_(
+        "Give the date format as a pattern such as %d.%m.%Y"),
+    "a column has exactly one of 'source' and 'constant'": N_(
+        "Give each column either a source or a constant, not both"),
+    "required_when needs a source to check": N_(
+        "A column with required_when needs a source to check"),
 }
 
-#: Words with a value in them: (pattern, message, name of the value).
+#: Words with values in them: (pattern, message), the pattern's named groups being the values.
 BY_PATTERN = [
-    (re.compile(r"must be at most (\d+) characters"), N_("Use at most %(n)s characters"), "n"),
-    (re.compile(r"must be one of (.+)"), N_("Choose one of: %(n)s"), "n"),
+    (re.compile(r"must be at most (?P<n>\d+) characters"), N_("Use at most %(n)s characters")),
+    (re.compile(r"must be one of (?P<n>.+)"), N_("Choose one of: %(n)s")),
+    (re.compile(r"date_format (?P<problem>.+)"), N_("Date format: %(problem)s")),
+    (re.compile(r"duplicate column headers: (?P<headers>.+)"),
+     N_("Two columns have the same header: %(headers)s")),
+    (re.compile(r"column '(?P<column>.*)': unknown source '(?P<source>.*)'"),
+     N_("Column '%(column)s' reads '%(source)s', which activities do not have")),
+    (re.compile(r"column '(?P<column>.*)': unknown field '(?P<field>.*)'"),
+     N_("Column '%(column)s' checks '%(field)s', which activities do not have")),
+    (re.compile(r"'(?P<kind>.*)' is not peer work under (?P<rules>.+); set its category to null"),
+     N_("'%(kind)s' is not peer work under %(rules)s: leave its category empty (null)")),
+    (re.compile(r"(?P<category>.+?) needs at least (?P<n>\d+) participants under (?P<rules>.+); "
+                r"a configuration may only be stricter"),
+     N_("%(category)s needs at least %(n)s participants under %(rules)s; "
+        "a configuration may only be stricter")),
+    (re.compile(r"(?P<category>.+?) needs at least (?P<n>\d+) minutes a day under (?P<rules>.+); "
+                r"a configuration may only be stricter"),
+     N_("%(category)s needs at least %(n)s minutes a day under %(rules)s; "
+        "a configuration may only be stricter")),
 ]
 
 
@@ -68,10 +92,12 @@ def from_text(text: str, field: str | None = None) -> Message:
         text = text[len(field) + 2:]  # a domain error names its field first
     if text in BY_TEXT:
         return Message(BY_TEXT[text])
-    for pattern, message, name in BY_PATTERN:
+    for pattern, message in BY_PATTERN:
         found = pattern.fullmatch(text)
         if found:
-            return Message(message, False, **{name: found.group(1)})
+            return Message(message, False, **{  # a `problem` is itself one of our messages
+                name: from_text(value) if name == "problem" else value
+                for name, value in found.groupdict().items()})
     return Message(text, foreign=True)
 
 
