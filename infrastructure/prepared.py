@@ -8,13 +8,14 @@ the client and still in the one query; a group's function runs the same `EXECUTE
 
 Each is prepared on first use on a connection, in the query of the append that first needs it.
 A statement that is not listed here is sent as its own text, as before: preparing is a speed-up,
-never a condition. A connection that lost its prepared statements (a `DISCARD ALL` by a pooler
-in front of the server) answers 26000, and the recorder asks the server what it still has and
-sends the append again.
+never a condition. A connection whose server lost its prepared statements (a pooler in
+transaction mode, a `DISCARD ALL`) answers 26000: the append is sent again as text, and so are
+that connection's appends from then on.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -67,20 +68,35 @@ def prepared_statements() -> dict[str, Prepared]:
     return found
 
 
-#: On a psycopg connection: the names prepared there, or None when a failed query left that
-#: unknown (a new connection has none).
+#: On a psycopg connection: the names prepared there, None when a failed query left that
+#: unknown (a new connection has none), or UNPREPARED once the server lost them under it.
 _KNOWN = "_export_service_prepared"
+UNPREPARED = "unprepared"
 SQL = queries("event_store")
+log = logging.getLogger(__name__)
 
 
-def known(conn: psycopg.Connection[Any]) -> set[str]:
-    """The append statements prepared on `conn` (asked of the server when unknown)."""
-    names: set[str] | None = getattr(conn, _KNOWN, set())
+def known(conn: psycopg.Connection[Any]) -> set[str] | None:
+    """The append statements prepared on `conn` (asked of the server when unknown); None for a
+    connection whose appends go unprepared."""
+    names: set[str] | str | None = getattr(conn, _KNOWN, set())
+    if names == UNPREPARED:
+        return None
     if names is None:
         cursor = psycopg.ClientCursor(conn, row_factory=tuple_row)
         names = {name for (name,) in cursor.execute(SQL["prepared_here"])}
     setattr(conn, _KNOWN, names)
-    return names
+    return names if isinstance(names, set) else None
+
+
+def send_unprepared(conn: psycopg.Connection[Any]) -> None:
+    """From now on `conn` sends its appends' statements as text. The server lost what was
+    prepared on it (a pooler in transaction mode hands each transaction another server
+    connection, or it ran DISCARD ALL): preparing again would only be lost again."""
+    if getattr(conn, _KNOWN, None) != UNPREPARED:
+        log.warning("the database lost the prepared append statements of a connection; its "
+                    "appends are sent unprepared (is a pooler in transaction mode in between?)")
+    setattr(conn, _KNOWN, UNPREPARED)
 
 
 class Binder:
@@ -101,7 +117,7 @@ class Binder:
 
     def bind(self, sql: str, params: Any) -> str:
         prepared = prepared_statements().get(sql)
-        if prepared is None:
+        if prepared is None or self.known is None:
             return self.cursor.mogrify(sql, params)
         execute = self.cursor.mogrify(prepared.execute, params)
         if prepared.name in self.known or prepared.name in self.preparing:
@@ -114,8 +130,12 @@ class Binder:
         return [] if self.inline else list(self.preparing.values())
 
     def sent(self, error: BaseException | None) -> None:
+        if self.known is None:
+            return
         if error is None:
             self.known.update(self.preparing)
+        elif lost_preparation(error):
+            send_unprepared(self.cursor.connection)
         else:
             setattr(self.cursor.connection, _KNOWN, None)
 
@@ -124,6 +144,8 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
     """Prepare every append statement `conn` lacks, in one round trip (for a connection that
     sends appends built beforehand, as the benchmarks do)."""
     have = known(conn)
+    if have is None:
+        return
     wanted = [p for p in prepared_statements().values() if p.name not in have]
     if wanted:
         psycopg.ClientCursor(conn).execute(
@@ -132,6 +154,8 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
 
 
 def lost_preparation(error: BaseException) -> bool:
-    """The server no longer knows a prepared statement of ours (SQLSTATE 26000: a pooler in
-    front of it ran DISCARD ALL)."""
-    return isinstance(error, psycopg.errors.InvalidSqlStatementName)
+    """The server's prepared statements are not this connection's: it lost them (26000), or
+    it has one of that name already (42P05: prepared by another client's transaction, which a
+    pooler in transaction mode ran on the same server connection)."""
+    return isinstance(error, (psycopg.errors.InvalidSqlStatementName,
+                              psycopg.errors.DuplicatePreparedStatement))

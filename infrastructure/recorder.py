@@ -256,7 +256,7 @@ def _send(
     conn: psycopg.Connection[Any], query: Callable[[Binder], str], inline: bool = True
 ) -> psycopg.ClientCursor[Any]:
     """One append's (or group's) query, built by `query` with the statements this connection
-    has prepared; built and sent again once if the server lost them meanwhile."""
+    has prepared; built again as text and resent once if the server lost them."""
     for attempt in (1, 2):
         binder = Binder(psycopg.ClientCursor(conn), inline)
         text = query(binder).encode("utf-8")
