@@ -152,7 +152,7 @@ def test_service_and_worker_survive_the_database_being_killed(tmp_path: Path) ->
             ):
                 response, seconds = timed(call)
                 assert response.status_code == 503, response.text
-                assert seconds < 5, seconds
+                assert seconds < 5, (response.request.method, response.request.url.path, seconds)
                 assert response.headers["Retry-After"] == "5"
                 assert response.json() == {"detail": "the database is unavailable; retry later",
                                            "retry_after": 5}
