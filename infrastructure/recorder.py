@@ -10,22 +10,20 @@ The table lock is therefore held for the server's own time only, never across a 
 A guard violation aborts the transaction at its statement and surfaces as that statement's
 error.
 
-Group commit: while MAX_WRITERS appends (or groups) of this process are on their way to the
-server, the appends that arrive queue up, and the next leader writes them all in one
-transaction through the function `export_service_append_group` (migration 0160): each append's
-statements in a subtransaction of their own (a failing guard refuses that append only, with its
-own constraint), then every event of those not refused under one hold of the lock, one COMMIT
-and one WAL flush for all of them.
-An append alone (the usual case when the service is quiet) never waits and takes the single
-path. A group the server refuses as a whole (two appends of one aggregate version) is written
-again one append at a time, so each caller gets its own answer.
+Group commit (infrastructure/append_queue.py): while MAX_WRITERS appends (or groups) of this
+process are on their way to the server, the appends that arrive queue up, and the next leader
+writes them all in one transaction through the function `export_service_append_group`
+(migration 0160): each append's statements in a subtransaction of their own (a failing guard
+refuses that append only, with its own constraint), then every event of those not refused under
+one hold of the lock, one COMMIT and one WAL flush for all of them. An append alone (the usual
+case when the service is quiet) never waits and takes the single path. A group the server
+refuses as a whole (two appends of one aggregate version) is written again one append at a
+time, so each caller gets its own answer.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -35,6 +33,7 @@ from eventsourcing.utils import retry
 from psycopg.types.json import Jsonb
 
 from application.ports import DatabaseUnavailable, IdempotentResponse
+from infrastructure.append_queue import Append, AppendQueue
 from infrastructure.prepared import Binder, lost_preparation
 from infrastructure.sql import queries
 
@@ -44,12 +43,6 @@ QUEUE = "exports"
 #: literals, the query), some 150 MB.
 INLINE_MAX_BYTES = 256 * 1024
 SQL = queries("event_store")
-#: At most this many appends in one group: each is a subtransaction, and PostgreSQL keeps up to
-#: 64 of a transaction's subtransactions in shared memory before other sessions' snapshots
-#: slow down.
-MAX_GROUP = 48
-#: Groups of one process on their way to the server at once.
-MAX_WRITERS = 2
 APPEND_ATTEMPTS = 3
 
 
@@ -141,85 +134,6 @@ def group_query(binder: Binder, group: list[Append]) -> str:
     })
     return ";\n".join([SQL["begin"], SQL["lock_timeout"], *binder.prepares(), call,
                        SQL["commit"]])
-
-
-@dataclass(eq=False)
-class Append:
-    """One caller's append waiting in the queue, and what became of it."""
-
-    events: Sequence[StoredEvent]
-    kwargs: dict[str, Any]
-    woken: threading.Event = field(default_factory=threading.Event)
-    done: bool = False
-    ids: list[int] | None = None
-    error: BaseException | None = None
-    #: Set when this append is woken to lead: the group it writes (itself first).
-    group: list[Append] | None = None
-
-    def outcome(self) -> list[int]:
-        if self.error is not None:
-            raise self.error
-        assert self.ids is not None, "an append left its group without an outcome"
-        return self.ids
-
-
-class AppendQueue:
-    """Leaders and followers: an append that finds a writer free writes at once; those arriving
-    while every writer is on its way wait, and when a writer comes back it hands all that waited
-    (up to MAX_GROUP) to the first of them, who writes them as one group.
-
-    Up to `writers` groups are on their way at once: while one holds the events table's lock
-    and waits for its commit to be flushed, the next runs its guards and jobs."""
-
-    def __init__(self, write: Any, writers: int = MAX_WRITERS) -> None:
-        self.write = write  # Callable[[list[Append]], None]: sets each one's ids or error
-        self.writers = writers
-        self.lock = threading.Lock()
-        self.waiting: list[Append] = []
-        self.writing = 0
-
-    def submit(self, append: Append) -> list[int]:
-        with self.lock:
-            if self.writing < self.writers:
-                self.writing += 1  # nobody waits while a writer is free
-                group: list[Append] | None = [append]
-            else:
-                self.waiting.append(append)
-                group = None
-        if group is None:
-            append.woken.wait()  # set when written, or when it is handed a group to write
-            if append.done:
-                return append.outcome()
-            group = append.group
-            assert group is not None
-        self._lead(group)
-        return append.outcome()
-
-    def _lead(self, group: list[Append]) -> None:
-        try:
-            self.write(group)
-        except BaseException as error:
-            for append in group:
-                if append.ids is None and append.error is None:
-                    append.error = error
-        finally:
-            with self.lock:
-                if any(isinstance(a.error, DatabaseUnavailable) for a in group):
-                    for waiting in self.waiting:  # they would each wait for the pool again
-                        waiting.error = next(a.error for a in group if a.error is not None)
-                        waiting.done = True
-                        waiting.woken.set()
-                    self.waiting.clear()
-                if self.waiting:  # this writer's turn passes to the first who waited
-                    following = self.waiting[:MAX_GROUP]
-                    del self.waiting[:MAX_GROUP]
-                    following[0].group = following
-                    following[0].woken.set()
-                else:
-                    self.writing -= 1
-            for append in group:
-                append.done = True
-                append.woken.set()
 
 
 def _refuse(append: Append, state: str, constraint: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from application.ports import DatabaseUnavailable
-from infrastructure.recorder import Append, AppendQueue
+from infrastructure.append_queue import Append, AppendQueue
 
 
 class Writes:
