@@ -3,6 +3,7 @@ once the take is recorded, and is gone when the append failed."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 from uuid import UUID
@@ -94,3 +95,40 @@ def test_the_file_is_written_while_the_take_is_appended() -> None:
     run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
     assert runs.execute(run_id) is ExportRunStatus.COMPLETED
     assert store.overlapped
+
+
+class WatchedSource:
+    """The claim source, noting whether Python's cycle collector ran while it was read;
+    `fail` makes the reading fail after the first batch."""
+
+    def __init__(self, source: Any, fail: bool) -> None:
+        self.source, self.fail = source, fail
+        self.collecting: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def candidate_columns(self, *args: Any) -> Any:
+        for batch in self.source.candidate_columns(*args):
+            self.collecting.append(gc.isenabled())
+            yield batch
+            if self.fail:
+                raise RuntimeError("connection lost")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_cycle_collector_pauses_while_claims_are_taken_and_runs_again_after(
+    fail: bool,
+) -> None:
+    services = fake_services(claims=[(ORG, claim(3)), (ORG, claim(4, "7.25"))])
+    runs = services.app.export_runs
+    runs.claims = source = WatchedSource(runs.claims, fail)
+    run_id = runs.request_export(ORG, JANUARY, ExportTarget.XLEDGER, ACTOR)
+    assert gc.isenabled()
+    if fail:
+        with pytest.raises(RuntimeError):
+            runs.execute(run_id)
+    else:
+        assert runs.execute(run_id) is ExportRunStatus.COMPLETED
+    assert source.collecting == [False]
+    assert gc.isenabled()
