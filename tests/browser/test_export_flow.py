@@ -8,6 +8,7 @@ import re
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 
 from tests.browser.conftest import Site, artifact
@@ -24,9 +25,14 @@ def test_export_is_watched_to_completion_and_downloaded(page: Any, site: Site, o
     page.get_by_label("Første dag").fill("2026-01-01")
     page.get_by_label("Siste dag").fill("2026-01-31")
     page.get_by_label("Xledger").check()
-    page.get_by_role("button", name="Start eksport").click()
-    page.wait_for_url(re.compile(r".*/export-runs/[0-9a-f-]{36}$"))
-    page.evaluate("window.notReloaded = true")
+    with psycopg.connect(site.services.database_url) as held:
+        # The run's Completed append waits for this lock, so the page is shown while the run
+        # is still going (three claims are otherwise exported before the page has loaded).
+        held.execute("LOCK TABLE covered_periods IN EXCLUSIVE MODE")
+        page.get_by_role("button", name="Start eksport").click()
+        page.wait_for_url(re.compile(r".*/export-runs/[0-9a-f-]{36}$"))
+        page.evaluate("window.notReloaded = true")
+        held.rollback()
     status = page.locator("#run-status [data-status]")
     status.filter(has_text="Fullført").wait_for()
     assert page.evaluate("window.notReloaded") is True  # updated in place, no reload
