@@ -297,9 +297,8 @@ def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> 
 
     pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
     pool.__class__ = FailFastPool  # the library builds the pool itself; same state, one override
-    # The statement timeout is SET on each connection when first handed out, not sent as a
-    # startup `options`: a pooler in front of the server (PgBouncer) refuses that parameter.
-    pool.kwargs.update(TCP_LIVENESS, connect_timeout=connect_seconds)
+    pool.kwargs.update(TCP_LIVENESS, connect_timeout=connect_seconds,
+                       options=f"-c statement_timeout={statement_seconds * 1000}")
     pool.statement_timeout_ms = statement_seconds * 1000
 
 
