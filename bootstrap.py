@@ -62,7 +62,6 @@ from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.bufdir_report_reader import BufdirReportReader
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
-    TCP_LIVENESS,
     check_unless_recently_used,
     ensure_database,
     eventsourcing_env,
@@ -249,7 +248,7 @@ class Database:
         pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=True, name="service",
             timeout=POOL_WAIT_SECONDS, check=check_unless_recently_used, reset=mark_returned,
-            kwargs={**TCP_LIVENESS, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
                     "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
         )
         event_log = open_event_log(url, pool_size)

@@ -10,7 +10,6 @@ import procrastinate.exceptions
 import psycopg
 
 from application.ports import DatabaseUnavailable
-from infrastructure.database import live
 from infrastructure.migrations import is_up_to_date
 from infrastructure.sql import queries
 
@@ -41,7 +40,7 @@ def readiness_of(
     def check() -> tuple[bool, str]:
         try:
             with psycopg.connect(
-                live(url), connect_timeout=READINESS_TIMEOUT_SECONDS,
+                url, connect_timeout=READINESS_TIMEOUT_SECONDS,
                 options=f"-c statement_timeout={READINESS_TIMEOUT_SECONDS * 1000}",
             ) as conn:
                 conn.execute(SQL["ping"])

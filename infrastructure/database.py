@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from infrastructure.sql import queries
@@ -109,25 +108,6 @@ def eventsourcing_env(url: str, pool_size: int = 8) -> dict[str, str]:
         "CREATE_TABLE": "no",
     }
 
-
-#: libpq's TCP settings on every connection of ours: a server gone silent (a network partition,
-#: a host that died without closing its connections) is noticed within about 30 s, whether the
-#: connection is idle or waiting for an answer (keepalive probes after 10 s, 3 more 5 s apart;
-#: data unacknowledged for 30 s), instead of the kernel's retransmission timeout of a quarter of
-#: an hour, during which a request or a worker's LISTEN would hang. Unix sockets ignore them.
-TCP_LIVENESS: dict[str, int] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-                                "keepalives_count": 3, "tcp_user_timeout": 30_000}
-
-
-def is_live(conn: psycopg.Connection[Any]) -> bool:
-    """Whether `conn` was made with TCP_LIVENESS."""
-    made = {o.keyword: o.val for o in conn.pgconn.info}
-    return made.get(b"tcp_user_timeout") == str(TCP_LIVENESS["tcp_user_timeout"]).encode()
-
-
-def live(conninfo: str) -> str:
-    """`conninfo` (URL or key=value) with TCP_LIVENESS, for a connection opened on its own."""
-    return make_conninfo(conninfo, **TCP_LIVENESS)
 
 #: A connection handed back less than this long ago is lent again without a check: it just
 #: worked, and a check is one more round trip on every read. One that sat idle longer is

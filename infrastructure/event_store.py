@@ -254,29 +254,19 @@ class FailFastPool(ConnectionPool[Any]):
     statement_timeout_ms = 0
 
     def getconn(self, timeout: float | None = None) -> Any:
-        from infrastructure.database import is_live
-
-        for _ in range(self.max_size + 1):
-            try:
-                conn = super().getconn(timeout)
-            except PoolTimeout:
-                raise DatabaseUnavailable("no database connection within the wait") from None
-            if getattr(conn, "_bounded", False):
-                return conn
-            if not is_live(conn):  # made before our settings (TCP ones apply at connect only)
-                conn.close()
-                super().putconn(conn)  # the pool makes a new one, with them
-                continue
-            if self.statement_timeout_ms:
-                try:  # the library's connections are in autocommit: this holds for the session
-                    conn.execute(sql.SQL("SET statement_timeout = {}").format(
-                        sql.Literal(int(self.statement_timeout_ms))))
-                except BaseException:
-                    self.putconn(conn)
-                    raise
+        try:
+            conn = super().getconn(timeout)
+        except PoolTimeout:
+            raise DatabaseUnavailable("no database connection within the wait") from None
+        if self.statement_timeout_ms and not getattr(conn, "_bounded", False):
+            try:  # the library's connections are in autocommit: this holds for the session
+                conn.execute(sql.SQL("SET statement_timeout = {}").format(
+                    sql.Literal(int(self.statement_timeout_ms))))
+            except BaseException:
+                self.putconn(conn)
+                raise
             conn._bounded = True
-            return conn
-        raise DatabaseUnavailable("no connection with the service's settings within the wait")
+        return conn
 
     def putconn(self, conn: Any) -> None:
         """A connection that came back lost makes the pool check its idle ones at once: when
@@ -289,16 +279,13 @@ class FailFastPool(ConnectionPool[Any]):
 
 
 def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> None:
-    """Bounded connect and statement times, and TCP liveness, on the library's pool (its
-    settings have none: its POSTGRES_CONNECT_TIMEOUT is the pool wait, not libpq's
-    connect_timeout). The library opened its first connections already: they are replaced
-    when first handed out (FailFastPool.getconn)."""
-    from infrastructure.database import TCP_LIVENESS
-
+    """Bounded connect and statement times on the library's pool (its settings have none:
+    its POSTGRES_CONNECT_TIMEOUT is the pool wait, not libpq's connect_timeout)."""
     pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
     pool.__class__ = FailFastPool  # the library builds the pool itself; same state, one override
-    pool.kwargs.update(TCP_LIVENESS, connect_timeout=connect_seconds,
-                       options=f"-c statement_timeout={statement_seconds * 1000}")
+    pool.kwargs.update(
+        connect_timeout=connect_seconds, options=f"-c statement_timeout={statement_seconds * 1000}"
+    )
     pool.statement_timeout_ms = statement_seconds * 1000
 
 

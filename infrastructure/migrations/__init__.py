@@ -10,7 +10,6 @@ from importlib import resources
 
 import psycopg
 
-from infrastructure.database import live
 from infrastructure.sql import queries
 
 log = logging.getLogger(__name__)
@@ -134,5 +133,5 @@ def migrate(url: str) -> list[str]:
 
 
 def is_up_to_date(url: str) -> bool:
-    with psycopg.connect(live(url), connect_timeout=3) as conn:
+    with psycopg.connect(url, connect_timeout=3) as conn:
         return not pending(conn)

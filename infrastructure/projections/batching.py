@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from infrastructure.database import live
 from infrastructure.event_store import APP_NAME, EVENTS_TABLE
 from infrastructure.projections.base import ReadModel, Row
 from infrastructure.sql.composed import composed
@@ -26,8 +25,6 @@ PAGE_SIZE = 1000
 #: (every append notifies, and notifications wait on the connection until read), so idle
 #: runners do not keep reading the log.
 POLL_SECONDS = 5.0
-#: How often an idle runner looks whether it is being stopped (no query: a wait on its socket).
-WAKE_SECONDS = 0.25
 
 
 class BatchRunner:
@@ -52,7 +49,7 @@ class BatchRunner:
 
     def open(self) -> psycopg.Connection[Any]:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(live(self.conninfo), autocommit=True)
+            self.conn = psycopg.connect(self.conninfo, autocommit=True)
             self.conn.execute(self.sql["listen"])
             self.model.forget()
         return self.conn
@@ -105,14 +102,10 @@ class BatchRunner:
         while self.position < head and self.step():
             pass
 
-    def idle(self, stopping: threading.Event | None = None) -> None:
-        """Wait for an append's NOTIFY (or the poll interval), then return; early when
-        `stopping` is set (it is looked at every WAKE_SECONDS, without a query)."""
-        conn = self.open()
-        deadline = time.monotonic() + POLL_SECONDS
-        while time.monotonic() < deadline and not (stopping is not None and stopping.is_set()):
-            for _ in conn.notifies(timeout=WAKE_SECONDS, stop_after=1):
-                return
+    def idle(self) -> None:
+        """Wait for an append's NOTIFY (or the poll interval), then return."""
+        for _ in self.open().notifies(timeout=POLL_SECONDS, stop_after=1):
+            pass
 
     def wait(self, notification_id: int, timeout: float) -> bool:
         """Block until `notification_id` is in the read model; False if `timeout` passed."""
