@@ -25,6 +25,8 @@ PAGE_SIZE = 1000
 #: (every append notifies, and notifications wait on the connection until read), so idle
 #: runners do not keep reading the log.
 POLL_SECONDS = 5.0
+#: How often an idle runner looks whether it is being stopped (no query: a wait on its socket).
+WAKE_SECONDS = 0.25
 
 
 class BatchRunner:
@@ -102,10 +104,14 @@ class BatchRunner:
         while self.position < head and self.step():
             pass
 
-    def idle(self) -> None:
-        """Wait for an append's NOTIFY (or the poll interval), then return."""
-        for _ in self.open().notifies(timeout=POLL_SECONDS, stop_after=1):
-            pass
+    def idle(self, stopping: threading.Event | None = None) -> None:
+        """Wait for an append's NOTIFY (or the poll interval), then return; early when
+        `stopping` is set (it is looked at every WAKE_SECONDS, without a query)."""
+        conn = self.open()
+        deadline = time.monotonic() + POLL_SECONDS
+        while time.monotonic() < deadline and not (stopping is not None and stopping.is_set()):
+            for _ in conn.notifies(timeout=WAKE_SECONDS, stop_after=1):
+                return
 
     def wait(self, notification_id: int, timeout: float) -> bool:
         """Block until `notification_id` is in the read model; False if `timeout` passed."""

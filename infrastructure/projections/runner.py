@@ -103,7 +103,7 @@ class ProjectionSupervisor:
             try:
                 while not self.stopping.is_set():
                     if not runner.step():
-                        runner.idle()
+                        runner.idle(self.stopping)
             except Exception:
                 log.error("projection %s stopped; restarting in 2 s", runner.model.name,
                           exc_info=True)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from bootstrap import Services
+from infrastructure.projections.batching import POLL_SECONDS
 from infrastructure.projections.runner import ProjectionSupervisor
 from tests.integration.projection_helpers import append_runs, positions, wait_caught_up
 
@@ -36,5 +37,10 @@ def test_an_idle_runner_waits_for_the_next_append_instead_of_polling(
         for name, lagging in supervisor.runners.items():
             assert lagging.wait(position, timeout=4), name  # the NOTIFY woke it, not the poll
         assert time.monotonic() - started < 4
+        time.sleep(0.5)  # idle again, waiting for the next NOTIFY
+        stopping = time.monotonic()
+        supervisor.stop()
+        assert time.monotonic() - stopping < POLL_SECONDS / 2  # woken by the stop, not the poll
+        assert not any(t.is_alive() for t in supervisor.threads)
     finally:
         supervisor.stop()
