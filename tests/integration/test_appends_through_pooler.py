@@ -12,6 +12,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -41,10 +42,11 @@ def test_appends_through_a_transaction_pooler_land_once_and_guards_hold(
         conn.execute(f"CREATE ROLE appender LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
     tmp, port = bouncer
     proc = start(tmp, port, db_url, {"appender": verifier(db_url, "appender")}, "appender")
-    log = open_event_log(f"postgresql://appender:{PASSWORD}@127.0.0.1:{port}/analytics",
-                         pool_size=4)
-    store = PostgresEventStore(log)
-    try:
+    log: Any = None
+    try:  # the pooler is stopped whatever happens (it is a process of its own)
+        log = open_event_log(f"postgresql://appender:{PASSWORD}@127.0.0.1:{port}/analytics",
+                             pool_size=4)
+        store = PostgresEventStore(log)
         runs = [request(uuid4()) for _ in range(60)]
 
         def save(run: ExportRun) -> int | None:
@@ -58,7 +60,8 @@ def test_appends_through_a_transaction_pooler_land_once_and_guards_hold(
         with pytest.raises(PeriodTaken):
             store.save(request(org))
     finally:
-        log.close()
+        if log is not None:
+            log.close()
         proc.terminate()
         proc.wait(timeout=10)
     with psycopg.connect(db_url) as conn:
