@@ -60,8 +60,15 @@ def test_two_writers_at_once_and_what_waited_goes_as_one_group() -> None:
     assert queue.writing == 0 and not queue.waiting
 
 
-def test_an_unreachable_database_fails_the_waiting_appends_without_writing_them() -> None:
-    writes = Writes(fail=DatabaseUnavailable("no database connection within the wait"))
+@pytest.mark.parametrize(("failure", "groups"), [
+    # the ones that waited would each wait for the pool again: they fail without being written
+    (DatabaseUnavailable("no database connection within the wait"), [1]),
+    # any other failure is the first group's own: the ones that waited are written next
+    (RuntimeError("refused"), [1, 3]),
+])
+def test_after_a_failed_write_the_waiting_appends_fail_at_once_only_when_the_database_is_gone(
+        failure: BaseException, groups: list[int]) -> None:
+    writes = Writes(fail=failure)
     queue = AppendQueue(writes, writers=1)
     with ThreadPoolExecutor(4) as pool:
         first = submit(pool, queue)
@@ -70,22 +77,7 @@ def test_an_unreachable_database_fails_the_waiting_appends_without_writing_them(
         until(lambda: len(queue.waiting) == 3)
         writes.release.set()
         for future in (first, *rest):
-            with pytest.raises(DatabaseUnavailable):
+            with pytest.raises(type(failure)):
                 future.result(10)
-    assert len(writes.groups) == 1  # the three that waited never waited for the pool again
+    assert [len(g) for g in writes.groups] == groups
     assert queue.writing == 0 and not queue.waiting
-
-
-def test_other_failures_leave_the_waiting_appends_to_be_written() -> None:
-    writes = Writes(fail=RuntimeError("refused"))
-    queue = AppendQueue(writes, writers=1)
-    with ThreadPoolExecutor(3) as pool:
-        first = submit(pool, queue)
-        until(lambda: len(writes.groups) == 1)
-        rest = [submit(pool, queue) for _ in range(2)]
-        until(lambda: len(queue.waiting) == 2)
-        writes.release.set()
-        for future in (first, *rest):
-            with pytest.raises(RuntimeError):
-                future.result(10)
-    assert [len(g) for g in writes.groups] == [1, 2]
