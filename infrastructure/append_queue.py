@@ -21,13 +21,21 @@ MAX_GROUP = 48
 MAX_WRITERS = 2
 
 
+def _held() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(eq=False)
 class Append:
     """One caller's append waiting in the queue, and what became of it."""
 
     events: Sequence[StoredEvent]
     kwargs: dict[str, Any]
-    woken: threading.Event = field(default_factory=threading.Event)
+    #: Held while the caller waits; released once, by whoever wakes it (a bare lock: a
+    #: threading.Event costs a Condition and an RLock per append).
+    woken: threading.Lock = field(default_factory=_held)
     done: bool = False
     ids: list[int] | None = None
     error: BaseException | None = None
@@ -65,7 +73,7 @@ class AppendQueue:
                 self.waiting.append(append)
                 group = None
         if group is None:
-            append.woken.wait()  # set when written, or when it is handed a group to write
+            append.woken.acquire()  # released when written, or when handed a group to write
             if append.done:
                 return append.outcome()
             group = append.group
@@ -86,15 +94,16 @@ class AppendQueue:
                     for waiting in self.waiting:  # they would each wait for the pool again
                         waiting.error = next(a.error for a in group if a.error is not None)
                         waiting.done = True
-                        waiting.woken.set()
+                        waiting.woken.release()
                     self.waiting.clear()
                 if self.waiting:  # this writer's turn passes to the first who waited
                     following = self.waiting[:MAX_GROUP]
                     del self.waiting[:MAX_GROUP]
                     following[0].group = following
-                    following[0].woken.set()
+                    following[0].woken.release()
                 else:
                     self.writing -= 1
-            for append in group:
+            group[0].done = True  # the leader, who is here, not waiting
+            for append in group[1:]:
                 append.done = True
-                append.woken.set()
+                append.woken.release()

@@ -13,10 +13,11 @@ from typing import Any
 from uuid import UUID
 
 import psycopg.errors
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
+    Recording,
     StoredEvent,
     Transcoder,
     Transcoding,
@@ -92,6 +93,20 @@ class EventLog(Application[UUID]):
         super().register_transcodings(transcoder)  # type: ignore[arg-type]
         transcoder.register(DateAsISO())  # type: ignore[attr-defined]
         transcoder.register(DecimalAsStr())  # type: ignore[attr-defined]
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """As the library's save, for aggregates only: it asks of each object whether it is an
+        event or an aggregate by runtime Protocol checks, which on Python 3.11 cost about a
+        tenth of an append's Python."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
 
 class PostgresEventStore:

@@ -23,6 +23,7 @@ time, so each caller gets its own answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ QUEUE = "exports"
 INLINE_MAX_BYTES = 256 * 1024
 SQL = queries("event_store")
 APPEND_ATTEMPTS = 3
+_PARAM = re.compile(r"%\((\w+)\)s")
 
 
 def constraint_of(error: BaseException) -> str:
@@ -86,8 +88,7 @@ def append_query(
             "state": e.state})]
     elif stored_events:
         values = ", ".join(
-            binder.cursor.mogrify(SQL["event_values"], (
-                e.originator_id, e.originator_version, e.topic, e.state))
+            binder.row((e.originator_id, e.originator_version, e.topic, e.state))
             for e in stored_events
         )
         statements += [SQL["lock_events"], SQL["notify"],
@@ -127,11 +128,13 @@ def group_query(binder: Binder, group: list[Append]) -> str:
             versions.append(e.originator_version)
             topics.append(e.topic)
             states.append(e.state)
-    call = binder.cursor.mogrify(SQL["append_group"], {
-        "statements": statements, "owners": owners, "appends": len(group),
-        "event_owners": event_owners, "ids": ids, "versions": versions,
-        "topics": topics, "states": states,
-    })
+    arguments: dict[str, Sequence[Any]] = {
+        "statements": statements, "owners": owners, "event_owners": event_owners, "ids": ids,
+        "versions": versions, "topics": topics, "states": states,
+    }
+    bound = {name: binder.array(values) for name, values in arguments.items()}
+    bound["appends"] = str(len(group))
+    call = _PARAM.sub(lambda m: bound[m.group(1)], SQL["append_group"])
     return ";\n".join([SQL["begin"], SQL["lock_timeout"], *binder.prepares(), call,
                        SQL["commit"]])
 
