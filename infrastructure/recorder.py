@@ -2,10 +2,12 @@
 sent to PostgreSQL as one query (one round trip); appends that arrive together are committed
 together (group commit, `AppendQueue`).
 
-Every statement is bound on the client (`ClientCursor.mogrify`: the JSON of the events and
+Every statement is bound on the client (infrastructure/prepared.py: the JSON of the events and
 jobs is encoded before anything reaches the server) and the whole transaction travels as one
-simple query: `BEGIN; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING; COMMIT`, each
-statement as `EXECUTE` of its form prepared once per connection (infrastructure/prepared.py).
+simple query: `SET LOCAL lock_timeout; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING`,
+each statement as `EXECUTE` of its form prepared once per connection. PostgreSQL runs the
+statements of one simple query as one transaction (committed after the last, rolled back
+whole at the first error), so no BEGIN or COMMIT travels, and no result of theirs is read.
 The table lock is therefore held for the server's own time only, never across a network wait.
 A guard violation aborts the transaction at its statement and surfaces as that statement's
 error.
@@ -31,6 +33,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from application.ports import DatabaseUnavailable, IdempotentResponse
@@ -93,9 +96,7 @@ def append_query(
         )
         statements += [SQL["lock_events"], SQL["notify"],
                        SQL["insert_events"].replace("{values}", values)]
-    parts = [SQL["begin"], SQL["lock_timeout"], *statements]
-    parts.append(SQL["commit"])
-    return ";\n".join(parts)
+    return ";\n".join([SQL["lock_timeout"], *statements])
 
 
 def bound_statements(
@@ -135,8 +136,7 @@ def group_query(binder: Binder, group: list[Append]) -> str:
     bound = {name: binder.array(values) for name, values in arguments.items()}
     bound["appends"] = str(len(group))
     call = _PARAM.sub(lambda m: bound[m.group(1)], SQL["append_group"])
-    return ";\n".join([SQL["begin"], SQL["lock_timeout"], *binder.prepares(), call,
-                       SQL["commit"]])
+    return ";\n".join([SQL["lock_timeout"], *binder.prepares(), call])
 
 
 def _refuse(append: Append, state: str, constraint: str | None) -> None:
@@ -176,7 +176,7 @@ def _send(
     """One append's (or group's) query, built by `query` with the statements this connection
     has prepared; built again as text and resent once if the server lost them."""
     for attempt in (1, 2):
-        binder = Binder(psycopg.ClientCursor(conn), inline)
+        binder = Binder(psycopg.ClientCursor(conn, row_factory=tuple_row), inline)
         text = query(binder).encode("utf-8")
         try:
             binder.cursor.execute(text, prepare=False)
@@ -235,26 +235,21 @@ class GuardedRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             cursor = _send(conn, lambda binder: append_query(binder, stored_events, **kwargs))
             ids: list[int] = []
-            while True:
-                columns = [c.name for c in cursor.description or ()]
-                if columns == ["notification_id"]:  # the INSERT's RETURNING
-                    ids = [int(row["notification_id"]) for row in cursor.fetchall()]
+            while stored_events:  # the INSERT's RETURNING is the last result
                 if not cursor.nextset():
+                    ids = [int(row[0]) for row in cursor.fetchall()]
                     break
-            return ids if stored_events else []
+            return ids
 
     def _insert_group(self, group: list[Append]) -> list[dict[str, Any]]:
         """The group in one transaction, one round trip; the rows of `export_service_append_group`
         (committed)."""
         with self.datastore.get_connection() as conn:
             cursor = _send(conn, lambda binder: group_query(binder, group), inline=False)
-            rows: list[dict[str, Any]] = []
-            while True:
-                if cursor.description and cursor.description[0].name == "append_no":
-                    rows = cursor.fetchall()
-                if not cursor.nextset():
-                    break
-        return rows
+            while cursor.nextset():  # the function's rows are the last result
+                pass
+            names = [c.name for c in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert_bound(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """A heavy append (a run taking many claims): the statements in one pipeline (one

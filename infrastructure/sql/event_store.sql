@@ -1,9 +1,6 @@
 -- Statements of one append (infrastructure/event_store.py). They are bound on the client and
 -- sent together as one query: one round trip per append, whatever it carries.
 
--- name: begin
-BEGIN
-
 -- name: lock_timeout
 SET LOCAL lock_timeout = '10s'
 
@@ -41,9 +38,6 @@ SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'export_service_
 
 -- name: event_values
 (%s, %s, %s, %s)
-
--- name: commit
-COMMIT
 
 -- name: aggregate_events
 -- One aggregate's events up to a version, without the payload of the topics whose facts are
