@@ -118,15 +118,24 @@ class Literals:
     asks psycopg."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        pgconn = conn.pgconn
-        self.escape = pq.Escaping(pgconn).escape_literal
-        self.ready = (conn.info.encoding == "utf-8" and pgconn.parameter_status(
+        self.conn = conn
+        self.escape = pq.Escaping(conn.pgconn).escape_literal
+
+    @property
+    def ready(self) -> bool:
+        """Asked each time: a session may change its settings (libpq tracks them)."""
+        return (self.conn.info.encoding == "utf-8" and self.conn.pgconn.parameter_status(
             b"standard_conforming_strings") == b"on")
 
     def literal(self, value: Any) -> str | None:
         kind = type(value)
         if kind is str:
-            return None if "\x00" in value else self.escape(value.encode()).decode()
+            if "\x00" in value:
+                return None
+            try:
+                return self.escape(value.encode()).decode()
+            except UnicodeEncodeError:  # a lone surrogate: psycopg says what is wrong
+                return None
         if kind is UUID:
             return f"'{value}'::uuid"
         if kind is int:
@@ -142,7 +151,8 @@ class Literals:
         if kind is bool:
             return "true" if value else "false"
         if kind is Jsonb and value.dumps is None:
-            return f"{self.escape(json.dumps(value.obj).encode()).decode()}::jsonb"
+            found = self.literal(json.dumps(value.obj))
+            return None if found is None else f"{found}::jsonb"
         return None
 
     def array(self, values: Sequence[Any]) -> str | None:
@@ -181,6 +191,7 @@ class Binder:
         self.inline = inline
         self.known = known(cursor.connection)
         self.literals = literals(cursor.connection)
+        self.ready = self.literals.ready
         self.preparing: dict[str, str] = {}
 
     def bind(self, sql: str, params: Any) -> str:
@@ -194,7 +205,7 @@ class Binder:
         return f"{prepared.prepare};\n{execute}" if self.inline else execute
 
     def _execute(self, prepared: Prepared, params: Any) -> str:
-        if prepared.params and self.literals.ready:
+        if prepared.params and self.ready:
             literal = self.literals.literal
             values = [literal(params[name]) for name in prepared.params]
             if None not in values:
@@ -203,7 +214,7 @@ class Binder:
 
     def row(self, values: Sequence[Any]) -> str:
         """`(v1, v2, …)`: one row of a VALUES list."""
-        if self.literals.ready:
+        if self.ready:
             literal = self.literals.literal
             items = [literal(v) for v in values]
             if None not in items:
@@ -212,7 +223,7 @@ class Binder:
 
     def array(self, values: Sequence[Any]) -> str:
         """The values as an array expression (cast by the statement it goes into)."""
-        if self.literals.ready and (found := self.literals.array(values)) is not None:
+        if self.ready and (found := self.literals.array(values)) is not None:
             return found
         return self.cursor.mogrify("%s", [list(values)])
 
