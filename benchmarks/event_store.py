@@ -37,7 +37,7 @@ from infrastructure.event_store import (
 from infrastructure.migrations import migrate
 from infrastructure.prepared import Binder, prepare
 from infrastructure.projections.runner import ProjectionSupervisor, rebuild
-from infrastructure.recorder import append_query
+from infrastructure.recorder import append_query, run_query
 from infrastructure.sql import queries
 
 TAKE_PERIOD = queries("guards")["take_period"]
@@ -220,8 +220,7 @@ def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
     send each alone (one query text each, prepared before the clock starts)."""
     conn = psycopg.connect(url, autocommit=True)
     prepare(conn)  # as the event log's connections are, by their first appends
-    binder = Binder(psycopg.ClientCursor(conn))
-    cursor = binder.cursor
+    binder = Binder(conn)
     queries = []
     for _ in range(count):
         org_id = uuid4()
@@ -233,9 +232,7 @@ def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
                                     guard_statements=guards.statements_for(pending)).encode())
 
     def send(i: int) -> None:
-        cursor.execute(queries[i], prepare=False)
-        while cursor.nextset():
-            pass
+        run_query(conn, queries[i])
     return send
 
 

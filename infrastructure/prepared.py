@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from uuid import UUID
 
@@ -186,11 +186,11 @@ class Binder:
     PREPARE is not undone by a rollback: after a failed query the connection asks the server
     what it has before its next append."""
 
-    def __init__(self, cursor: psycopg.ClientCursor[Any], inline: bool = True) -> None:
-        self.cursor = cursor
+    def __init__(self, conn: psycopg.Connection[Any], inline: bool = True) -> None:
+        self.conn = conn
         self.inline = inline
-        self.known = known(cursor.connection)
-        self.literals = literals(cursor.connection)
+        self.known = known(conn)
+        self.literals = literals(conn)
         self.ready = self.literals.ready
         self.preparing: dict[str, str] = {}
 
@@ -203,6 +203,11 @@ class Binder:
             return execute
         self.preparing[prepared.name] = prepared.prepare
         return f"{prepared.prepare};\n{execute}" if self.inline else execute
+
+    @cached_property
+    def cursor(self) -> psycopg.ClientCursor[Any]:
+        """psycopg's binding, for the values `Literals` leaves to it (made only then)."""
+        return psycopg.ClientCursor(self.conn)
 
     def _execute(self, prepared: Prepared, params: Any) -> str:
         if prepared.params and self.ready:
@@ -237,9 +242,9 @@ class Binder:
         if error is None:
             self.known.update(self.preparing)
         elif lost_preparation(error):
-            send_unprepared(self.cursor.connection)
+            send_unprepared(self.conn)
         else:
-            setattr(self.cursor.connection, _KNOWN, None)
+            setattr(self.conn, _KNOWN, None)
 
 
 def prepare(conn: psycopg.Connection[Any]) -> None:

@@ -28,12 +28,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg.rows import tuple_row
+from psycopg import pq
+from psycopg.generators import execute
 from psycopg.types.json import Jsonb
 
 from application.ports import DatabaseUnavailable, IdempotentResponse
@@ -151,17 +153,22 @@ def _refuse(append: Append, state: str, constraint: str | None) -> None:
     append.error = refusal
 
 
-def _settle(group: list[Append], rows: list[dict[str, Any]]) -> None:
-    """Each append's ids from a committed group; refuses (IntegrityError naming its constraint)
-    those whose own statements failed, and leaves those that failed otherwise to be written
-    alone."""
+def _settle(group: list[Append], result: pq.abc.PGresult) -> None:
+    """Each append's ids from a committed group (the rows of `export_service_append_group`:
+    append_no, event_id, event_version, event_position, refused_state, refused_constraint);
+    refuses (IntegrityError naming its constraint) those whose own statements failed, and
+    leaves those that failed otherwise to be written alone."""
     written: dict[tuple[Any, int], int] = {}
-    for row in rows:
-        if row["refused_state"] is not None:
-            _refuse(group[row["append_no"] - 1], row["refused_state"],
-                    row["refused_constraint"])
+    value = result.get_value
+    for row in range(result.ntuples):
+        refused_state = value(row, 4)
+        if refused_state is not None:
+            constraint = value(row, 5)
+            _refuse(group[int(value(row, 0) or 0) - 1], refused_state.decode(),
+                    constraint.decode() if constraint is not None else None)
         else:
-            written[(row["event_id"], row["event_version"])] = int(row["event_position"])
+            written[(UUID(bytes(value(row, 1) or b"").decode()), int(value(row, 2) or 0))] = int(
+                value(row, 3) or 0)
     for append in group:
         if append.error is None and append.ids is None:
             found = [written.get((e.originator_id, e.originator_version))
@@ -170,24 +177,39 @@ def _settle(group: list[Append], rows: list[dict[str, Any]]) -> None:
                 append.ids = [int(i) for i in found if i is not None]
 
 
+def run_query(conn: psycopg.Connection[Any], query: bytes) -> list[pq.abc.PGresult]:
+    """One simple query's results, read without a cursor: a cursor's bookkeeping for each of
+    an append's half-dozen results (prepared-statement accounting, row makers, result sets
+    selected one by one) was a third of an append's Python. psycopg's own wait is used, so an
+    interrupt cancels the query and a lost server surfaces as psycopg's OperationalError."""
+    with conn.lock:
+        conn.pgconn.send_query(query)
+        results: list[pq.abc.PGresult] = conn.wait(execute(conn.pgconn))
+    for result in results:
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    return results
+
+
 def _send(
     conn: psycopg.Connection[Any], query: Callable[[Binder], str], inline: bool = True
-) -> psycopg.ClientCursor[Any]:
+) -> pq.abc.PGresult:
     """One append's (or group's) query, built by `query` with the statements this connection
-    has prepared; built again as text and resent once if the server lost them."""
+    has prepared; built again as text and resent once if the server lost them. Returns the
+    query's last result (the statements of one simple query are one transaction: a failure
+    rolled back all of them, and the connection is idle again)."""
     for attempt in (1, 2):
-        binder = Binder(psycopg.ClientCursor(conn, row_factory=tuple_row), inline)
+        binder = Binder(conn, inline)
         text = query(binder).encode("utf-8")
         try:
-            binder.cursor.execute(text, prepare=False)
+            results = run_query(conn, text)
         except BaseException as error:
-            conn.rollback()  # the failed statement left the transaction aborted
             binder.sent(error)
             if attempt == 2 or not lost_preparation(error):
                 raise
             continue
         binder.sent(None)
-        return binder.cursor
+        return results[-1]
     raise AssertionError("unreachable")
 
 
@@ -212,7 +234,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _write_group(self, group: list[Append]) -> None:
         if len(group) > 1:
-            rows: list[dict[str, Any]] | None = None
+            rows: pq.abc.PGresult | None = None
             try:
                 rows = self._insert_group(group)
             except (InterfaceError, OperationalError, DatabaseUnavailable) as lost:
@@ -233,23 +255,17 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _insert_one(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.get_connection() as conn:
-            cursor = _send(conn, lambda binder: append_query(binder, stored_events, **kwargs))
-            ids: list[int] = []
-            while stored_events:  # the INSERT's RETURNING is the last result
-                if not cursor.nextset():
-                    ids = [int(row[0]) for row in cursor.fetchall()]
-                    break
-            return ids
+            last = _send(conn, lambda binder: append_query(binder, stored_events, **kwargs))
+            if not stored_events:
+                return []
+            # The INSERT's RETURNING is the last result.
+            return [int(last.get_value(row, 0) or 0) for row in range(last.ntuples)]
 
-    def _insert_group(self, group: list[Append]) -> list[dict[str, Any]]:
+    def _insert_group(self, group: list[Append]) -> pq.abc.PGresult:
         """The group in one transaction, one round trip; the rows of `export_service_append_group`
         (committed)."""
         with self.datastore.get_connection() as conn:
-            cursor = _send(conn, lambda binder: group_query(binder, group), inline=False)
-            while cursor.nextset():  # the function's rows are the last result
-                pass
-            names = [c.name for c in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return _send(conn, lambda binder: group_query(binder, group), inline=False)
 
     def _insert_bound(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         """A heavy append (a run taking many claims): the statements in one pipeline (one

@@ -103,7 +103,7 @@ def test_a_statement_with_a_value_of_another_type_is_bound_by_psycopg(
     """Binding falls back whole, never half: the EXECUTE text is psycopg's own."""
     sql = queries("guards")["run_moved"]
     prepared = prepared_statements()[sql]
-    binder = Binder(psycopg.ClientCursor(conn))
+    binder = Binder(conn)
     params = {"run_id": UUID(int=7), "status": "running", "at": Decimal("1")}
     assert binder._execute(prepared, params) == binder.cursor.mogrify(prepared.execute, params)
     typed = dict(params, at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
@@ -114,7 +114,7 @@ def test_a_statement_with_a_value_of_another_type_is_bound_by_psycopg(
 
 
 def test_text_with_nul_is_refused_as_psycopg_refuses_it(conn: psycopg.Connection[Any]) -> None:
-    binder = Binder(psycopg.ClientCursor(conn))
+    binder = Binder(conn)
     with pytest.raises(psycopg.DataError):
         binder.row(("a\x00b",))
 
@@ -123,6 +123,6 @@ def test_a_connection_without_standard_strings_is_left_to_psycopg(db_url: str) -
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute("SET standard_conforming_strings = off")
         assert not Literals(c).ready
-        binder = Binder(psycopg.ClientCursor(c))
+        binder = Binder(c)
         assert binder.row(("it's \\ here",)) == binder.cursor.mogrify("(%s)", ("it's \\ here",))
         assert read_back(c, binder.row(("it's \\ here",))) == "it's \\ here"
