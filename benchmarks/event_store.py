@@ -174,14 +174,15 @@ def _rate(writers: int, per_writer: int, make: Callable[[], Callable[[int], None
 
 #: Rounds of each append measure, interleaved; the median of each is reported (one commit's
 #: flush time on this shared disk moves by 2x from one second to the next).
-APPEND_ROUNDS = 3
+APPEND_ROUNDS = 5
 
 
-def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, float]:
+def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, float, float]:
     """(request_export appends/s, raw single-row INSERT+COMMIT/s, the append's own SQL sent
-    alone/s), same number of writers. The third shows what the database itself spends on
-    what an append writes (its job, guard rows, lock, NOTIFY, event; built beforehand, so no
-    Python of ours is timed)."""
+    alone/s, the same without its queued job/s), same number of writers. The third shows what
+    the database itself spends on what an append writes (its job, guard rows, lock, NOTIFY,
+    event; built beforehand, so no Python of ours is timed); the fourth, how much of that is
+    the job queue's (procrastinate's row, its seven indexes, its event row and two NOTIFYs)."""
     url = fresh_database(admin, "append")
     log = open_event_log(url, pool_size=writers)
     runs = ExportRuns(PostgresEventStore(log), None, None, None, None)  # type: ignore[arg-type]
@@ -191,8 +192,11 @@ def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, fl
 
     state = bytes(400)  # about the size of a stored Requested event
 
+    opened: list[psycopg.Connection[Any]] = []  # the floors' connections, closed each round
+
     def raw_writer() -> Callable[[int], None]:
         conn = psycopg.connect(url, autocommit=True)
+        opened.append(conn)
 
         def insert(i: int) -> None:
             with conn.transaction():
@@ -203,22 +207,33 @@ def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, fl
         conn.execute("CREATE TABLE raw_floor (id uuid PRIMARY KEY, state bytea)")
     try:
         _rate(writers, 5, app_writer)  # warm the pool
-        rates: dict[str, list[float]] = {"app": [], "raw": [], "same": []}
+        rates: dict[str, list[float]] = {"app": [], "raw": [], "same": [], "jobless": []}
         for _ in range(APPEND_ROUNDS):  # interleaved: the disk's drift falls on all alike
             rates["app"].append(_rate(writers, per_writer, app_writer))
             rates["raw"].append(_rate(writers, per_writer, raw_writer))
-            rates["same"].append(
-                _rate(writers, per_writer, lambda: _same_sql_writer(url, log, per_writer)))
+            rates["same"].append(_rate(writers, per_writer, lambda: _same_sql_writer(
+                url, log, per_writer, opened)))
+            rates["jobless"].append(_rate(writers, per_writer, lambda: _same_sql_writer(
+                url, log, per_writer, opened, with_job=False)))
+            while opened:
+                opened.pop().close()
     finally:
         log.close()
-    app, raw, same = (statistics.median(rates[k]) for k in ("app", "raw", "same"))
-    return app, raw, same
+        for conn in opened:
+            conn.close()
+    app, raw, same, jobless = (statistics.median(rates[k])
+                               for k in ("app", "raw", "same", "jobless"))
+    return app, raw, same, jobless
 
 
-def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
+def _same_sql_writer(
+    url: str, log: Any, count: int, opened: list[psycopg.Connection[Any]], with_job: bool = True
+) -> Callable[[int], None]:
     """A connection sending `count` appends of request_export exactly as the recorder would
-    send each alone (one query text each, prepared before the clock starts)."""
+    send each alone (one query text each, prepared before the clock starts); without the
+    job that executes the run when `with_job` is false."""
     conn = psycopg.connect(url, autocommit=True)
+    opened.append(conn)
     prepare(conn)  # as the event log's connections are, by their first appends
     binder = Binder(conn)
     queries = []
@@ -227,7 +242,8 @@ def _same_sql_writer(url: str, log: Any, count: int) -> Callable[[int], None]:
         run = ExportRun.request(org_id, PERIOD, ExportTarget.XLEDGER, Actor("bench", org_id, "c"))
         pending = run.collect_events()
         stored = [log.mapper.to_stored_event(e) for e in pending]
-        jobs = traced_jobs([Job(EXECUTE_EXPORT_RUN, {"run_id": str(run.id)})], pending)
+        jobs = traced_jobs([Job(EXECUTE_EXPORT_RUN, {"run_id": str(run.id)})] if with_job
+                           else [], pending)
         queries.append(append_query(binder, stored, jobs=jobs,
                                     guard_statements=guards.statements_for(pending)).encode())
 
