@@ -62,6 +62,7 @@ from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.bufdir_report_reader import BufdirReportReader
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
+    SessionOptionsOptional,
     check_unless_recently_used,
     ensure_database,
     eventsourcing_env,
@@ -238,7 +239,7 @@ class Database:
 
     url: str
     env: dict[str, str]
-    pool: ConnectionPool
+    pool: ConnectionPool[Any]
     event_log: EventLog
     store: PostgresEventStore
 
@@ -248,6 +249,7 @@ class Database:
         pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=True, name="service",
             timeout=POOL_WAIT_SECONDS, check=check_unless_recently_used, reset=mark_returned,
+            connection_class=SessionOptionsOptional,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
                     "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
         )

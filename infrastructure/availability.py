@@ -10,6 +10,7 @@ import procrastinate.exceptions
 import psycopg
 
 from application.ports import DatabaseUnavailable
+from infrastructure.database import SessionOptionsOptional
 from infrastructure.migrations import is_up_to_date
 from infrastructure.sql import queries
 
@@ -39,7 +40,7 @@ def readiness_of(
 
     def check() -> tuple[bool, str]:
         try:
-            with psycopg.connect(
+            with SessionOptionsOptional.connect(
                 url, connect_timeout=READINESS_TIMEOUT_SECONDS,
                 options=f"-c statement_timeout={READINESS_TIMEOUT_SECONDS * 1000}",
             ) as conn:

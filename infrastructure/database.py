@@ -129,6 +129,35 @@ def check_unless_recently_used(conn: psycopg.Connection[Any]) -> None:
     ConnectionPool.check_connection(conn)
 
 
+class SessionOptionsOptional(psycopg.Connection[Any]):
+    """A connection that asks for its session settings (its statement timeout) in the startup
+    packet, and connects without them when what answers refuses the `options` parameter:
+    PgBouncer does ("unsupported startup parameter: options") unless told to ignore it. The
+    setting then comes from the role's defaults, which is where a pooler in transaction mode
+    wants it (`ALTER ROLE … SET statement_timeout = '60s'`); this is said once in the log."""
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
+        try:
+            return super().connect(conninfo, **kwargs)
+        except psycopg.OperationalError as error:
+            if kwargs.get("options") is None or "unsupported startup parameter" not in str(error):
+                raise
+            _say_options_refused()
+            return super().connect(conninfo, **{k: v for k, v in kwargs.items() if k != "options"})
+
+
+_options_refused: list[bool] = []
+
+
+def _say_options_refused() -> None:
+    if not _options_refused:
+        _options_refused.append(True)
+        log.warning("the database (a pooler?) refuses session options at connect: connections "
+                    "go without them, so set the statement timeout on the service's role "
+                    "(ALTER ROLE … SET statement_timeout = '60s')")
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced, for logs."""
     parts = urlsplit(url)
