@@ -117,15 +117,16 @@ def as_settings(settings: Any) -> ExportSettings | None:
 
 
 def cents(value: Any) -> Decimal | None:
-    """`value` rounded to the cent (half up); None when it is no finite number."""
+    """`value` rounded to the cent (half up); None when it is no finite number, or one too
+    large to be written to the cent (1E+40: more digits than a Decimal holds)."""
     try:
         number = Decimal(str(value))
+        if value is None or not number.is_finite():
+            return None
+        # Adding 0.00 turns -0.00 into 0.00, so no file ever shows a negative zero.
+        return number.quantize(CENT, rounding=ROUND_HALF_UP) + ZERO
     except InvalidOperation:
         return None
-    if value is None or not number.is_finite():
-        return None
-    # Adding 0.00 turns -0.00 into 0.00, so no file ever shows a negative zero.
-    return number.quantize(CENT, rounding=ROUND_HALF_UP) + ZERO
 
 
 def _decimal(value: Any, claim: Mapping[str, Any], name: str) -> Decimal:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.export_run import CLAIM_FIELDS, ClaimBatches
-from domain.vouchers import LEDGER_REF_LENGTH, claim_id_of, ledger_ref
+from domain.vouchers import LEDGER_REF_LENGTH, ExportRefused, claim_id_of, ledger_ref
 from infrastructure.exporters.xledger import XledgerExporter, lines_of_batches
 from infrastructure.guards import claim_id_list
 
@@ -172,6 +172,24 @@ def test_the_columns_are_used_for_one_voucher_per_claim_only() -> None:
     assert lines_of_batches(RUN, [{**good[0], "category": ["meals"]}], base) is None
     assert lines_of_batches(RUN, [{**good[0], "currency": ["nok"]}], base) is None
     assert lines_of_batches(RUN, good, None) is None
+
+
+@pytest.mark.parametrize("amount", ["1E+40", "-1E+30", "123456789012345678901234567.5"])
+def test_an_amount_too_large_to_write_to_the_cent_is_refused_on_both_paths(amount: str) -> None:
+    """Found by the comparison above: the column path raised decimal's InvalidOperation (a
+    failed run with no reason given) where the claim-by-claim path refuses the claim."""
+    base = {"company_code": "NHF", "voucher_type": "UT", "counter_account": "2910",
+            "categories": {"travel": {"account": "7140", "tax_code": "0", "dimension": None}}}
+    taken = [{f: [v] for f, v in {
+        "claim_id": str(UUID(int=1)), "claimant_id": "c-1", "expense_date": "2025-03-04",
+        "approved_at": "2025-03-10T09:00:00+00:00", "category": "travel", "amount": amount,
+        "currency": "NOK", "description": "x", "late": False, "amount_nok": None,
+        "ledger_ref": ledger_ref(str(UUID(int=1)))}.items()}]
+    exporter = XledgerExporter()
+    for claims in (ClaimBatches(taken), Claims(taken)):
+        with pytest.raises(ExportRefused) as refused:
+            b"".join(exporter.render(RUN, claims, base))
+        assert refused.value.code == "invalid_claim"
 
 
 @given(st.lists(st.uuids(), max_size=20), st.booleans())
