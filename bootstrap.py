@@ -62,6 +62,7 @@ from infrastructure.bufdir_files import BufdirFileWriter
 from infrastructure.bufdir_report_reader import BufdirReportReader
 from infrastructure.claims import PostgresClaims
 from infrastructure.database import (
+    RECONNECT_SECONDS,
     SessionOptionsOptional,
     check_unless_recently_used,
     ensure_database,
@@ -249,7 +250,7 @@ class Database:
         pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=True, name="service",
             timeout=POOL_WAIT_SECONDS, check=check_unless_recently_used, reset=mark_returned,
-            connection_class=SessionOptionsOptional,
+            connection_class=SessionOptionsOptional, reconnect_timeout=RECONNECT_SECONDS,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
                     "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
         )

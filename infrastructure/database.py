@@ -129,6 +129,13 @@ def check_unless_recently_used(conn: psycopg.Connection[Any]) -> None:
     ConnectionPool.check_connection(conn)
 
 
+#: How long a pool keeps trying to replace a lost connection before it gives up and waits for
+#: the next request to try again (at once). psycopg_pool doubles its delay between tries (1, 2,
+#: 4, 8 s…) for up to five minutes by default: after an outage of a dozen seconds the next try
+#: came up to 16 s after the server was back, and requests got 503 until then.
+RECONNECT_SECONDS = 2.0
+
+
 class SessionOptionsOptional(psycopg.Connection[Any]):
     """A connection that asks for its session settings (its statement timeout) in the startup
     packet, and connects without them when what answers refuses the `options` parameter:

@@ -40,7 +40,7 @@ from application.ports import (
 )
 from domain.export_run import ExportRun
 from infrastructure import guards, sync_guards
-from infrastructure.database import SessionOptionsOptional
+from infrastructure.database import RECONNECT_SECONDS, SessionOptionsOptional
 from infrastructure.recorder import QUEUE as QUEUE
 from infrastructure.recorder import SQL, constraint_of
 
@@ -300,6 +300,7 @@ def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> 
     pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
     pool.__class__ = FailFastPool  # the library builds the pool itself; same state, one override
     pool.connection_class = SessionOptionsOptional
+    pool.reconnect_timeout = RECONNECT_SECONDS
     pool.kwargs.update(
         connect_timeout=connect_seconds, options=f"-c statement_timeout={statement_seconds * 1000}"
     )
