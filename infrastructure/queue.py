@@ -15,6 +15,7 @@ import psycopg_pool
 
 from application.task_names import CRON, EXECUTE_EXPORT_RUN, SWEEP
 from infrastructure import logs
+from infrastructure.database import RECONNECT_SECONDS
 from infrastructure.event_store import QUEUE, TRACE_KEYS
 from infrastructure.metrics import WORKER_RESTARTS
 
@@ -82,6 +83,7 @@ def build_queue(conninfo: str, handlers: TaskHandlers, pool_size: int = 4) -> pr
         connector=procrastinate.PsycopgConnector(
             conninfo=conninfo, min_size=1, max_size=pool_size, pool_factory=BoundedAsyncPool,
             timeout=QUEUE_WAIT_SECONDS, kwargs={"connect_timeout": int(QUEUE_WAIT_SECONDS)},
+            reconnect_timeout=RECONNECT_SECONDS,
         ),
         # On stop, running jobs get this long to finish; then they are aborted and retried.
         worker_defaults={"queues": [QUEUE], "install_signal_handlers": False,
