@@ -49,8 +49,8 @@ WHERE originator_id = %(id)s AND (%(version)s::bigint IS NULL OR originator_vers
 ORDER BY originator_version
 
 -- name: overlapping_run
--- The run already holding part of a requested period (the guard's own table), read inside the
--- append's transaction so a refusal can name it.
+-- The run already holding part of a requested period (the guard's own table), read after the
+-- append was refused so the refusal can name it.
 SELECT run_id FROM export_run_periods
 WHERE org_id = %(org_id)s AND period && daterange(%(start)s, %(end)s, '[]')
 ORDER BY run_id LIMIT 1
