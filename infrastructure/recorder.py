@@ -141,15 +141,20 @@ def group_query(binder: Binder, group: list[Append]) -> str:
     return ";\n".join([SQL["lock_timeout"], *binder.prepares(), call])
 
 
-def _refuse(append: Append, state: str, constraint: str | None) -> None:
+def _refuse(append: Append, state: str, constraint: str | None, group: dict[Any, Any]) -> None:
     """An append of a group whose own statement failed: an integrity violation is its
-    refusal (as if it had been written alone); anything else it meets again written alone."""
+    refusal (as if it had been written alone); anything else it meets again written alone.
+
+    The refusals of one group share `refused_together` (empty at first): whatever refused
+    them had committed before the group's answer came, so one lookup made after it (which
+    run holds a period, infrastructure/event_store.py) can answer all of them."""
     if not state.startswith("23"):
         return
     cause = psycopg.errors.lookup(state)(f"refused by {constraint or 'a constraint'}")
     cause.refused_constraint = constraint  # type: ignore[attr-defined]
     refusal = IntegrityError(str(cause))
     refusal.__cause__ = cause
+    refusal.refused_together = group  # type: ignore[attr-defined]
     append.error = refusal
 
 
@@ -159,13 +164,14 @@ def _settle(group: list[Append], result: pq.abc.PGresult) -> None:
     refuses (IntegrityError naming its constraint) those whose own statements failed, and
     leaves those that failed otherwise to be written alone."""
     written: dict[tuple[Any, int], int] = {}
+    together: dict[Any, Any] = {}
     value = result.get_value
     for row in range(result.ntuples):
         refused_state = value(row, 4)
         if refused_state is not None:
             constraint = value(row, 5)
             _refuse(group[int(value(row, 0) or 0) - 1], refused_state.decode(),
-                    constraint.decode() if constraint is not None else None)
+                    constraint.decode() if constraint is not None else None, together)
         else:
             written[(UUID(bytes(value(row, 1) or b"").decode()), int(value(row, 2) or 0))] = int(
                 value(row, 3) or 0)

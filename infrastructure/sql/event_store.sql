@@ -55,6 +55,12 @@ SELECT run_id FROM export_run_periods
 WHERE org_id = %(org_id)s AND period && daterange(%(start)s, %(end)s, '[]')
 ORDER BY run_id LIMIT 1
 
+-- name: held_periods
+-- Every period an organisation's active runs hold, as [first day, day after the last): read once
+-- for all the refusals of one group commit, each of which picks the run overlapping its own.
+SELECT run_id, lower(period) AS first_day, upper(period) AS after_last_day
+FROM export_run_periods WHERE org_id = %(org_id)s ORDER BY run_id
+
 -- name: aggregate_stream
 -- One aggregate's events with their payloads, in order, for a server-side cursor.
 SELECT originator_id, originator_version, topic, state

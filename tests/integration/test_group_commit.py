@@ -165,6 +165,41 @@ def test_an_append_refused_in_a_group_is_refused_alone(
     assert {j for (j,) in jobs} == {str(winner.id), str(bystander.id)}
 
 
+def test_refusals_of_one_group_each_name_the_run_holding_their_own_period(
+        db_url: str, store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's refusals share one read of the organisation's held periods; each still names
+    the run that overlaps its own period, to the day at either end, as the single lookup does
+    (several overlapping: the first by run id)."""
+    org = uuid4()
+    held = {name: request(org, Period(first, last)) for name, first, last in (
+        ("a", date(2025, 1, 1), date(2025, 1, 10)), ("b", date(2025, 1, 20), date(2025, 1, 25)),
+        ("c", date(2025, 2, 1), date(2025, 2, 28)))}
+    for run in held.values():
+        store.save(run)
+    reads: list[UUID] = []
+    read = store._read_held_periods
+
+    def counted_read(org_id: UUID) -> Any:
+        reads.append(org_id)
+        return read(org_id)
+
+    monkeypatch.setattr(store, "_read_held_periods", counted_read)
+    expected = {
+        (date(2025, 1, 10), date(2025, 1, 12)): held["a"].id,  # a's last day
+        (date(2025, 1, 19), date(2025, 1, 20)): held["b"].id,  # b's first day
+        (date(2025, 1, 25), date(2025, 1, 31)): held["b"].id,  # b's last day
+        (date(2025, 2, 28), date(2025, 3, 3)): held["c"].id,  # c's last day
+        (date(2025, 1, 5), date(2025, 2, 5)): min(r.id for r in held.values()),
+    }
+    with behind_a_first_append(db_url, store) as queued:
+        answers = {period: queued.save(request(org, Period(*period))) for period in expected}
+    for period, answer in answers.items():
+        refused = answer.result(10)
+        assert isinstance(refused, PeriodTaken), (period, refused)
+        assert refused.existing_run_id == expected[period], period
+    assert reads == [org]  # five refusals of one group: one read of the held periods
+
+
 def test_two_appends_of_one_version_in_a_group_get_one_conflict(
         db_url: str, store: PostgresEventStore) -> None:
     run = request(uuid4())
