@@ -221,6 +221,7 @@ def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, fl
         log.close()
         for conn in opened:
             conn.close()
+        drop(admin, url)  # its autovacuum would otherwise run during the next measure
     app, raw, same, jobless = (statistics.median(rates[k])
                                for k in ("app", "raw", "same", "jobless"))
     return app, raw, same, jobless
@@ -312,6 +313,7 @@ def racing_triggers(admin: str, rounds: int, parallel: int = 48) -> tuple[float,
         for c in conns:
             c.close()
         log.close()
+        drop(admin, url)
     return p99(app_times), p99(raw_times), exactly_one
 
 
@@ -363,4 +365,5 @@ def projection_lag(admin: str, seconds: float, writers: int = 4,
             t.join()
         supervisor.stop()
         log.close()
+        drop(admin, url)  # its autovacuum would otherwise run during the next measure
     return rate, {name: (statistics.median(v), p99(v), max(v)) for name, v in lags.items()}

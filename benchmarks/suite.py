@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import platform
 import sys
@@ -47,7 +48,11 @@ def sizes(quick: bool) -> dict[str, int]:
 
 def settle(admin: str) -> None:
     """A checkpoint before a latency or rate measure, so that the previous measure's writes are
-    not flushed in the middle of it (figure and floor alike)."""
+    not flushed in the middle of it, and a collection of what the previous measures left in
+    reference cycles (pools, connections), so that it is not collected in the middle of it
+    either: 48 racing requests measured after the appends showed p99 169 ms without it, 55 ms
+    with it (figure and floor alike)."""
+    gc.collect()
     # A server of your own may not grant the right: then nothing is flushed first.
     with (psycopg.connect(admin, autocommit=True) as conn,
           contextlib.suppress(psycopg.errors.InsufficientPrivilege)):
