@@ -165,22 +165,29 @@ def _settle(group: list[Append], result: pq.abc.PGresult) -> None:
     leaves those that failed otherwise to be written alone."""
     written: dict[tuple[Any, int], int] = {}
     together: dict[Any, Any] = {}
-    value = result.get_value
     for row in range(result.ntuples):
-        refused_state = value(row, 4)
+        refused_state = result.get_value(row, 4)
         if refused_state is not None:
-            constraint = value(row, 5)
-            _refuse(group[int(value(row, 0) or 0) - 1], refused_state.decode(),
+            constraint = result.get_value(row, 5)
+            _refuse(group[int(_given(result, row, 0)) - 1], refused_state.decode(),
                     constraint.decode() if constraint is not None else None, together)
         else:
-            written[(UUID(bytes(value(row, 1) or b"").decode()), int(value(row, 2) or 0))] = int(
-                value(row, 3) or 0)
+            written[(UUID(_given(result, row, 1).decode()), int(_given(result, row, 2)))] = int(
+                _given(result, row, 3))
     for append in group:
         if append.error is None and append.ids is None:
             found = [written.get((e.originator_id, e.originator_version))
                      for e in append.events]
             if None not in found:
                 append.ids = [int(i) for i in found if i is not None]
+
+
+def _given(result: pq.abc.PGresult, row: int, column: int) -> bytes:
+    """A value the statement always returns (a NULL there is a fault, never a default)."""
+    value = result.get_value(row, column)
+    if value is None:
+        raise AssertionError(f"no value in column {column} of row {row}")
+    return bytes(value)
 
 
 def run_query(conn: psycopg.Connection[Any], query: bytes) -> list[pq.abc.PGresult]:
@@ -265,7 +272,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
             if not stored_events:
                 return []
             # The INSERT's RETURNING is the last result.
-            return [int(last.get_value(row, 0) or 0) for row in range(last.ntuples)]
+            return [int(_given(last, row, 0)) for row in range(last.ntuples)]
 
     def _insert_group(self, group: list[Append]) -> pq.abc.PGresult:
         """The group in one transaction, one round trip; the rows of `export_service_append_group`
