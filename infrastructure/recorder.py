@@ -15,9 +15,10 @@ error.
 Group commit (infrastructure/append_queue.py): while MAX_WRITERS appends (or groups) of this
 process are on their way to the server, the appends that arrive queue up, and the next leader
 writes them all in one transaction through the function `export_service_append_group`
-(migration 0160): each append's statements in a subtransaction of their own (a failing guard
-refuses that append only, with its own constraint), then every event of those not refused under
-one hold of the lock, one COMMIT and one WAL flush for all of them. An append alone (the usual
+(migration 0180): the appends' statements together (and, only when one of them fails, each
+append's in a subtransaction of its own: a failing guard refuses that append only, with its own
+constraint), then the jobs of those not refused in one call of the queue, then their events
+under one hold of the lock, one COMMIT and one WAL flush for all of them. An append alone (the usual
 case when the service is quiet) never waits and takes the single path. A group the server
 refuses as a whole (two appends of one aggregate version) is written again one append at a
 time, so each caller gets its own answer.
@@ -63,12 +64,13 @@ def constraint_of(error: BaseException) -> str:
     return named or ""
 
 
-def append_statements(**kwargs: Any) -> list[tuple[str, Any]]:
+def append_statements(with_jobs: bool = True, **kwargs: Any) -> list[tuple[str, Any]]:
     """What an append writes besides its events, in order: its jobs (first, so a guard
-    violation surfaces as the guard's own error), its guard rows, its remembered answer."""
+    violation surfaces as the guard's own error; a group queues them apart, `group_query`),
+    its guard rows, its remembered answer."""
     statements: list[tuple[str, Any]] = [
         (SQL["defer_job"], {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)})
-        for job in kwargs.get("jobs", ())
+        for job in (kwargs.get("jobs", ()) if with_jobs else ())
     ]
     statements += list(kwargs.get("guard_statements", ()))
     response: IdempotentResponse | None = kwargs.get("response")
@@ -118,13 +120,19 @@ def bound_statements(
 
 
 def group_query(binder: Binder, group: list[Append]) -> str:
-    """A group's appends as one call of `export_service_append_group` (values bound here)."""
+    """A group's appends as one call of `export_service_append_group` (values bound here): the
+    jobs of all its appends go to the queue in one call (migration 0180)."""
     statements, owners = [], []
+    job_owners, job_tasks, job_args = [], [], []
     event_owners, ids, versions, topics, states = [], [], [], [], []
     for number, append in enumerate(group, start=1):
-        for sql, params in append_statements(**append.kwargs):
+        for sql, params in append_statements(with_jobs=False, **append.kwargs):
             statements.append(binder.bind(sql, params))
             owners.append(number)
+        for job in append.kwargs.get("jobs", ()):
+            job_owners.append(number)
+            job_tasks.append(job.task)
+            job_args.append(Jsonb(job.args))
         for e in append.events:
             event_owners.append(number)
             ids.append(e.originator_id)
@@ -132,7 +140,9 @@ def group_query(binder: Binder, group: list[Append]) -> str:
             topics.append(e.topic)
             states.append(e.state)
     arguments: dict[str, Sequence[Any]] = {
-        "statements": statements, "owners": owners, "event_owners": event_owners, "ids": ids,
+        "statements": statements, "owners": owners, "job_owners": job_owners,
+        "job_queues": [QUEUE] * len(job_owners), "job_tasks": job_tasks, "job_args": job_args,
+        "event_owners": event_owners, "ids": ids,
         "versions": versions, "topics": topics, "states": states,
     }
     bound = {name: binder.array(values) for name, values in arguments.items()}

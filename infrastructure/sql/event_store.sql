@@ -69,9 +69,11 @@ WHERE originator_id = %(id)s
 ORDER BY originator_version
 
 -- name: append_group
--- Appends that arrived together, in one transaction (the function is in migration 0160): each
--- append's statements in a subtransaction of their own, then the events of those not refused.
+-- Appends that arrived together, in one transaction (the function is in migration 0180): each
+-- append's statements in a subtransaction of their own, then the jobs of those not refused in
+-- one call, then their events.
 SELECT append_no, event_id, event_version, event_position, refused_state, refused_constraint
 FROM export_service_append_group(%(statements)s::text[], %(owners)s::int[], %(appends)s::int,
+    %(job_owners)s::int[], %(job_queues)s::text[], %(job_tasks)s::text[], %(job_args)s::jsonb[],
     %(event_owners)s::int[], %(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[],
     %(states)s::bytea[])

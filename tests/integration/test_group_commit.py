@@ -110,13 +110,17 @@ def test_appends_that_arrive_together_commit_in_one_transaction(
             first = pool.submit(store.save, runs[0])  # writes alone, waits for the lock
             wait_until(lambda: queued.queue.writing == queued.queue.writers)
             time.sleep(0.2)  # its transaction is at the server, blocked on the lock
-            rest = [queued.save(run) for run in runs[1:]]
+            rest = [queued.save(run, jobs=[job_of(run)]) for run in runs[1:]]
         positions = [first.result(10)] + [f.result(10) for f in rest]
     assert all(isinstance(p, int) for p in positions), positions
     assert sorted(positions) == list(range(1, 10))  # every caller got its own event
     xmins = transactions_of(db_url, [r.id for r in runs])
     assert xmins[runs[0].id] not in {xmins[r.id] for r in runs[1:]}
     assert len({xmins[r.id] for r in runs[1:]}) == 1  # the eight queued ones: one transaction
+    with psycopg.connect(db_url) as conn:  # their jobs: queued in it, one each, in their order
+        jobs = conn.execute("SELECT args->>'run_id', xmin::text FROM procrastinate_jobs "
+                            "ORDER BY id").fetchall()
+    assert jobs == [(str(run.id), xmins[run.id]) for run in runs[1:]]
 
 
 def test_two_groups_are_on_their_way_at_once(db_url: str) -> None:
