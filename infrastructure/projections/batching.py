@@ -40,6 +40,9 @@ class BatchRunner:
         self.mapper = mapper
         self.page_size = page_size
         self.position = 0
+        #: Set while the runner is down (its last step failed: the database is gone, say) and
+        #: until a step succeeds again: a reader then does not wait for it (`wait`).
+        self.stalled = False
         self.changed = threading.Condition()
         self.conn: psycopg.Connection[Any] | None = None
         self.sql = composed("projections", tracking=f"{model.name}_tracking",
@@ -97,6 +100,14 @@ class BatchRunner:
     def _advance(self, position: int) -> None:
         with self.changed:
             self.position = position
+            self.stalled = False
+            self.changed.notify_all()
+
+    def stall(self) -> None:
+        """Down until a step succeeds: wake the readers waiting for it (they read what the read
+        model holds, or meet the database's absence themselves, without waiting in vain)."""
+        with self.changed:
+            self.stalled = True
             self.changed.notify_all()
 
     def catch_up(self, head: int) -> None:
@@ -114,12 +125,13 @@ class BatchRunner:
                 return
 
     def wait(self, notification_id: int, timeout: float) -> bool:
-        """Block until `notification_id` is in the read model; False if `timeout` passed."""
+        """Block until `notification_id` is in the read model; False if `timeout` passed or
+        the runner is down (`stall`)."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while self.position < notification_id:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self.stalled:
                     return False
                 self.changed.wait(left)
         return True

@@ -107,6 +107,7 @@ class ProjectionSupervisor:
             except Exception:
                 log.error("projection %s stopped; restarting in 2 s", runner.model.name,
                           exc_info=True)
+                runner.stall()
                 runner.close()
                 self.stopping.wait(2)
         runner.close()
