@@ -217,6 +217,12 @@ class Binder:
                 return f"EXECUTE {prepared.name}({', '.join(values)})"  # type: ignore[arg-type]
         return self.cursor.mogrify(prepared.execute, params)
 
+    def value(self, value: Any) -> str:
+        """One value's literal."""
+        if self.ready and (found := self.literals.literal(value)) is not None:
+            return found
+        return self.cursor.mogrify("%s", [value])
+
     def row(self, values: Sequence[Any]) -> str:
         """`(v1, v2, …)`: one row of a VALUES list."""
         if self.ready:

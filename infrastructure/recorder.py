@@ -64,15 +64,20 @@ def constraint_of(error: BaseException) -> str:
     return named or ""
 
 
-def append_statements(with_jobs: bool = True, **kwargs: Any) -> list[tuple[str, Any]]:
+def append_statements(**kwargs: Any) -> list[tuple[str, Any]]:
     """What an append writes besides its events, in order: its jobs (first, so a guard
-    violation surfaces as the guard's own error; a group queues them apart, `group_query`),
-    its guard rows, its remembered answer."""
+    violation surfaces as the guard's own error), then `guarded_statements`."""
     statements: list[tuple[str, Any]] = [
         (SQL["defer_job"], {"queue": QUEUE, "task": job.task, "args": Jsonb(job.args)})
-        for job in (kwargs.get("jobs", ()) if with_jobs else ())
+        for job in kwargs.get("jobs", ())
     ]
-    statements += list(kwargs.get("guard_statements", ()))
+    return statements + guarded_statements(**kwargs)
+
+
+def guarded_statements(**kwargs: Any) -> list[tuple[str, Any]]:
+    """An append's guard rows and its remembered answer (a group queues the jobs of all its
+    appends apart, in one call: `group_query`)."""
+    statements: list[tuple[str, Any]] = list(kwargs.get("guard_statements", ()))
     response: IdempotentResponse | None = kwargs.get("response")
     if response is not None:
         statements.append((SQL["remember_response"], {
@@ -126,7 +131,7 @@ def group_query(binder: Binder, group: list[Append]) -> str:
     job_owners, job_tasks, job_args = [], [], []
     event_owners, ids, versions, topics, states = [], [], [], [], []
     for number, append in enumerate(group, start=1):
-        for sql, params in append_statements(with_jobs=False, **append.kwargs):
+        for sql, params in guarded_statements(**append.kwargs):
             statements.append(binder.bind(sql, params))
             owners.append(number)
         for job in append.kwargs.get("jobs", ()):
@@ -141,12 +146,12 @@ def group_query(binder: Binder, group: list[Append]) -> str:
             states.append(e.state)
     arguments: dict[str, Sequence[Any]] = {
         "statements": statements, "owners": owners, "job_owners": job_owners,
-        "job_queues": [QUEUE] * len(job_owners), "job_tasks": job_tasks, "job_args": job_args,
-        "event_owners": event_owners, "ids": ids,
+        "job_tasks": job_tasks, "job_args": job_args, "event_owners": event_owners, "ids": ids,
         "versions": versions, "topics": topics, "states": states,
     }
     bound = {name: binder.array(values) for name, values in arguments.items()}
     bound["appends"] = str(len(group))
+    bound["queue"] = binder.value(QUEUE)
     call = _PARAM.sub(lambda m: bound[m.group(1)], SQL["append_group"])
     return ";\n".join([SQL["lock_timeout"], *binder.prepares(), call])
 

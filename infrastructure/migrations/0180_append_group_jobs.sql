@@ -21,8 +21,8 @@ CREATE FUNCTION export_service_append_group(
     statements text[],
     statement_owner int[],
     appends int,
+    job_queue text,
     job_owner int[],
-    job_queues text[],
     job_tasks text[],
     job_args jsonb[],
     event_owner int[],
@@ -63,9 +63,8 @@ BEGIN
     END;
     IF EXISTS (SELECT FROM unnest(job_owner) AS o(owner) WHERE o.owner <> ALL (refused)) THEN
         PERFORM procrastinate_defer_jobs_v1(ARRAY(
-            SELECT ROW(j.queue, j.task, 0, NULL, NULL, j.args, NULL)::procrastinate_job_to_defer_v1
-            FROM unnest(job_owner, job_queues, job_tasks, job_args)
-                WITH ORDINALITY AS j(owner, queue, task, args, ord)
+            SELECT ROW(job_queue, j.task, 0, NULL, NULL, j.args, NULL)::procrastinate_job_to_defer_v1
+            FROM unnest(job_owner, job_tasks, job_args) WITH ORDINALITY AS j(owner, task, args, ord)
             WHERE j.owner <> ALL (refused)
             ORDER BY j.ord));
     END IF;

@@ -74,6 +74,6 @@ ORDER BY originator_version
 -- one call, then their events.
 SELECT append_no, event_id, event_version, event_position, refused_state, refused_constraint
 FROM export_service_append_group(%(statements)s::text[], %(owners)s::int[], %(appends)s::int,
-    %(job_owners)s::int[], %(job_queues)s::text[], %(job_tasks)s::text[], %(job_args)s::jsonb[],
+    %(queue)s::text, %(job_owners)s::int[], %(job_tasks)s::text[], %(job_args)s::jsonb[],
     %(event_owners)s::int[], %(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[],
     %(states)s::bytea[])
