@@ -124,6 +124,25 @@ def bound_statements(
     return statements
 
 
+def in_lock_order(group: list[Append]) -> list[Append]:
+    """The group's appends ordered by the organisations their guard rows lock (an export run's
+    period takes its organisation's advisory lock; the other guard rows are keyed by it), each
+    organisation's appends in the order they arrived. Two groups of two processes then take the
+    locks of the organisations they share in one order: in arrival order, one group could hold
+    organisation A's lock waiting for B's while the other holds B's waiting for A's, until
+    PostgreSQL's deadlock detector (after a second) aborted one of them."""
+    return sorted(group, key=_lock_key)
+
+
+def _lock_key(append: Append) -> str:
+    orgs = [str(params["org_id"]) for _, params in append.kwargs.get("guard_statements", ())
+            if isinstance(params, dict) and params.get("org_id") is not None]
+    response: IdempotentResponse | None = append.kwargs.get("response")
+    if response is not None:  # its remembered answer's row is the organisation's too
+        orgs.append(str(response.org_id))
+    return min(orgs, default="")
+
+
 def group_query(binder: Binder, group: list[Append]) -> str:
     """A group's appends as one call of `export_service_append_group` (values bound here): the
     jobs of all its appends go to the queue in one call (migration 0180)."""
@@ -262,6 +281,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
 
     def _write_group(self, group: list[Append]) -> None:
         if len(group) > 1:
+            group = in_lock_order(group)
             rows: pq.abc.PGresult | None = None
             try:
                 rows = self._insert_group(group)

@@ -19,6 +19,8 @@ import pytest
 from application.ports import ConcurrentChange, Job, PeriodTaken
 from domain.export_run import ExportRun, ExportTarget
 from domain.shared import Actor, Period
+from infrastructure import guards
+from infrastructure.append_queue import Append
 from infrastructure.event_store import PostgresEventStore, open_event_log
 
 JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
@@ -117,10 +119,11 @@ def test_appends_that_arrive_together_commit_in_one_transaction(
     xmins = transactions_of(db_url, [r.id for r in runs])
     assert xmins[runs[0].id] not in {xmins[r.id] for r in runs[1:]}
     assert len({xmins[r.id] for r in runs[1:]}) == 1  # the eight queued ones: one transaction
-    with psycopg.connect(db_url) as conn:  # their jobs: queued in it, one each, in their order
+    with psycopg.connect(db_url) as conn:  # their jobs: queued in it, one each, in the order
         jobs = conn.execute("SELECT args->>'run_id', xmin::text FROM procrastinate_jobs "
-                            "ORDER BY id").fetchall()
-    assert jobs == [(str(run.id), xmins[run.id]) for run in runs[1:]]
+                            "ORDER BY id").fetchall()  # of the group (by organisation)
+    in_group = sorted(runs[1:], key=lambda run: str(run.org_id))
+    assert jobs == [(str(run.id), xmins[run.id]) for run in in_group]
 
 
 def test_two_groups_are_on_their_way_at_once(db_url: str) -> None:
@@ -147,6 +150,55 @@ def test_two_groups_are_on_their_way_at_once(db_url: str) -> None:
     xmins = transactions_of(db_url, [r.id for r in runs])
     assert len({xmins[runs[0].id], xmins[runs[1].id], xmins[runs[2].id]}) == 3
     assert len({xmins[r.id] for r in runs[2:]}) == 1  # the four that waited: one transaction
+
+
+def appended(log: Any, run: ExportRun) -> Append:
+    """The run's append as the queue holds it (its events stored, its guard rows)."""
+    pending = run.collect_events()
+    return Append([log.mapper.to_stored_event(e) for e in pending],
+                  {"jobs": [job_of(run)], "guard_statements": guards.statements_for(pending)})
+
+
+def advisory_locks(conn: psycopg.Connection[Any], granted: bool, excluding: int = 0) -> int:
+    """Advisory locks of this database held (or waited for) by sessions other than `excluding`."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = %s "
+        "AND pid <> %s AND database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database())", (granted, excluding)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_groups_take_the_locks_of_the_organisations_they_share_in_one_order(
+        db_url: str) -> None:
+    """Two groups (of two processes) request runs of the same two organisations, arrived in
+    opposite orders. Each takes the organisations' period locks in one order, so neither holds
+    one lock while waiting for the other's: in arrival order the second would hold `high`
+    waiting for `low` while the first, once it has `low`, waits for `high`, a deadlock that
+    PostgreSQL breaks only after a second by aborting one of them."""
+    low, high = sorted([uuid4(), uuid4()], key=str)
+    log = open_event_log(db_url, pool_size=4)
+    february = Period(date(2025, 2, 1), date(2025, 2, 28))
+    groups = [[appended(log, request(low)), appended(log, request(high))],
+              [appended(log, request(high, february)), appended(log, request(low, february))]]
+    try:
+        with psycopg.connect(db_url, autocommit=True) as blocker, ThreadPoolExecutor(2) as pool:
+            blocker.execute("SELECT pg_advisory_lock(hashtextextended("
+                            "'export_run_periods ' || %s::uuid::text, 0))", (low,))
+            writing = []
+            for group in groups:  # each waits at the server before the next is sent
+                writing.append(pool.submit(log.recorder._write_group, group))  # type: ignore[attr-defined]
+                waiting = len(writing)
+                wait_until(lambda: advisory_locks(blocker, False) == waiting)  # noqa: B023
+            held_while_waiting = advisory_locks(blocker, True, blocker.info.backend_pid)
+            blocker.execute("SELECT pg_advisory_unlock_all()")
+            for written in writing:
+                written.result(10)
+    finally:
+        log.close()
+    assert held_while_waiting == 0  # both wait for `low` before taking `high`
+    assert [[a.error for a in group] for group in groups] == [[None, None], [None, None]]
+    assert all(a.ids for group in groups for a in group)
 
 
 def test_an_append_refused_in_a_group_is_refused_alone(
