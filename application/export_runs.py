@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 READ_MODEL = "export_runs"
 
 
+#: The suffix of a run's file while its append is on its way (moved to the run's name once it
+#: committed, removed if it failed).
+UNFINISHED = ".pending"
+
+
 @dataclass(frozen=True)
 class ExportRunView:
     run_id: UUID
@@ -286,7 +291,7 @@ class ExportRuns(RunReads[ExportRun]):
                 log.info("claims of run %s were taken concurrently; selecting again", run.id)
             raise failed
         if isinstance(written, StoredFile):
-            final = written.path.rsplit(".", 2)[0]  # without ".<nonce>.pending"
+            final = written.path.rsplit(".", 2)[0]  # without ".<nonce>" and UNFINISHED
             self.files.move(written.path, final)
             written = replace(written, path=final)
         return run, written
@@ -300,12 +305,18 @@ class ExportRuns(RunReads[ExportRun]):
             settings = self.settings_of(run.org_id)
             path = f"exports/{run.org_id}/{run.id}.{exporter.extension_for(settings)}"
             if pending:
-                path = f"{path}.{uuid4().hex}.pending"
+                path = f"{path}.{uuid4().hex}{UNFINISHED}"
             return self.files.write(
                 path, exporter.render(run, claims, settings), exporter.content_type_for(settings)
             )
         except ExportRefused as refused:
             return refused
+
+    def remove_unfinished_files(self) -> list[str]:
+        """Files of renders whose worker died before its run's append answered, once older than
+        the run timeout: by then the run was executed again with a file of its own, or failed
+        as stuck (a live render writes its file as it goes). Returns their paths."""
+        return self.files.remove_unfinished(UNFINISHED, self.clock.now() - self.timeout)
 
     def fail_if_stuck(self, run_id: UUID) -> bool:
         """Fail a run that has been running longer than the limit; its claims become free."""

@@ -217,6 +217,12 @@ class FileStorage(Protocol):
         """The file is gone (nothing happens when there is none)."""
         ...
 
+    def remove_unfinished(self, suffix: str, older_than: datetime) -> list[str]:
+        """Removes what writers left unfinished when their process died, last changed before
+        `older_than`: files their writer named `*<suffix>` and the storage's own unfinished
+        writes. Returns their paths."""
+        ...
+
 
 class UrlSigner(Protocol):
     def sign(self, path: str) -> str: ...

@@ -14,6 +14,7 @@ SYNC_ARCHIVE = "sync_archive"
 LOG_AUDIT_HEADS = "log_audit_heads"
 DELIVER_EXPORT_RUN = "deliver_export_run"
 DELIVERY_HEALTH = "delivery_health"
+REMOVE_UNFINISHED_FILES = "remove_unfinished_files"
 
 #: Periodic jobs: name -> cron (UTC).
 CRON = {
@@ -22,4 +23,5 @@ CRON = {
     SYNC_ARCHIVE: "17 3 * * *",
     LOG_AUDIT_HEADS: "0 3 * * *",
     DELIVERY_HEALTH: "* * * * *",  # checks only connections due (each at most every 15 min)
+    REMOVE_UNFINISHED_FILES: "41 * * * *",  # lists every stored file: hourly, not each minute
 }

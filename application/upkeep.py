@@ -11,6 +11,8 @@ tables, which are written in the append's own transaction (never from the laggin
   integration's timeout fail (releasing the guard);
 - idempotency keys older than their retention go.
 
+Hourly, files left unfinished by a worker that died mid-run go once older than the run timeout.
+
 Each step runs on its own: one failing step (or run) never keeps the others from running.
 """
 
@@ -34,6 +36,7 @@ from application.task_names import (
     EXECUTE_BUFDIR_EXPORT,
     EXECUTE_EXPORT_RUN,
     LOG_AUDIT_HEADS,
+    REMOVE_UNFINISHED_FILES,
     RUN_ACCOUNTING_SYNC,
     SETTLE_ACCOUNTING_SYNC,
     SYNC_ARCHIVE,
@@ -128,6 +131,13 @@ class Upkeep:
         """Check the delivery connections that are due (each at most every 15 minutes)."""
         return self.delivery.check_due() if self.delivery is not None else 0
 
+    def remove_unfinished_files(self, timestamp: int | None = None) -> list[str]:
+        """Files a worker that died mid-run left unfinished (the run's append did not answer)."""
+        removed = self.export_runs.remove_unfinished_files()
+        if removed:
+            log.warning("removed %d unfinished files left by workers that died", len(removed))
+        return removed
+
     def periodic(self) -> dict[str, tuple[str, Callable[[int], object]]]:
         """Periodic jobs besides the sweep: name -> (cron, function of the timestamp)."""
         return {
@@ -135,6 +145,7 @@ class Upkeep:
             SYNC_ARCHIVE: (CRON[SYNC_ARCHIVE], self.sync_archive),
             LOG_AUDIT_HEADS: (CRON[LOG_AUDIT_HEADS], self.log_audit_heads),
             DELIVERY_HEALTH: (CRON[DELIVERY_HEALTH], self.check_delivery_health),
+            REMOVE_UNFINISHED_FILES: (CRON[REMOVE_UNFINISHED_FILES], self.remove_unfinished_files),
         }
 
     # The sweep.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, BinaryIO, cast
 
@@ -14,6 +16,9 @@ import fsspec
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from application.ports import StoredFile
+
+#: The suffix of a file while it is written (renamed to its own name once complete).
+UNFINISHED_WRITE = ".part"
 
 
 class UnsafePath(ValueError):
@@ -41,7 +46,7 @@ class FsspecStorage:
     def write(self, path: str, chunks: Iterable[bytes], content_type: str) -> StoredFile:
         full = self._full(path)
         self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
-        tmp = f"{full}.{uuid.uuid4().hex}.part"
+        tmp = f"{full}.{uuid.uuid4().hex}{UNFINISHED_WRITE}"
         digest = hashlib.sha256()
         size = 0
         try:
@@ -75,6 +80,32 @@ class FsspecStorage:
         full = self._full(path)
         if self.fs.exists(full):
             self.fs.rm(full)
+
+    def remove_unfinished(self, suffix: str, older_than: datetime) -> list[str]:
+        cutoff = older_than.timestamp()
+        found: dict[str, dict[str, Any]] = (
+            self.fs.find(self.root, detail=True) if self.fs.exists(self.root) else {})
+        removed = []
+        for full, info in found.items():
+            if not full.endswith((suffix, UNFINISHED_WRITE)):
+                continue
+            changed = _changed_at(info)
+            if changed is None or changed >= cutoff:
+                continue
+            with contextlib.suppress(FileNotFoundError):  # another sweeper was first
+                self.fs.rm(full)
+            removed.append(full[len(self.root) + 1:])
+        return sorted(removed)
+
+
+def _changed_at(info: dict[str, Any]) -> float | None:
+    """When a listed file last changed: `mtime` on a local disk, `LastModified` on S3."""
+    changed = info.get("mtime", info.get("LastModified"))
+    if isinstance(changed, datetime):
+        return changed.timestamp()
+    if isinstance(changed, int | float):
+        return float(changed)
+    return None
 
 
 class DownloadSigner:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,9 +14,11 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from application.export_runs import claims_in_history
+from application.task_names import REMOVE_UNFINISHED_FILES
 from bootstrap import Services
 from domain.shared import Actor
 from domain.vouchers import ledger_ref
+from infrastructure.settings import Settings
 from interfaces.demo import ORGS, demo_settings
 from interfaces.http.auth import Role
 from tests.integration.conftest import Tokens, claim_json, drain_queue
@@ -178,3 +182,27 @@ def test_the_sweep_reads_guard_rows_not_the_lagging_read_models(
     services.export_runs.timeout = timedelta(0)
     assert [str(i) for i in services.upkeep.fail_stuck_export_runs()] == [running]
     assert get_run(client, org, running)["status"] == "failed"
+
+
+def test_a_file_a_dead_worker_left_unfinished_is_removed_by_the_hourly_job(
+    client: TestClient, services: Services, org: Tokens, settings: Settings
+) -> None:
+    """A worker killed after writing a run's file under its own name (`….pending`) and before
+    the run's append answered leaves it behind; the run is executed again with a file of its
+    own. The hourly job removes the left file once older than the run timeout, and only it."""
+    setup_org(client, org, [claim_json("2025-01-10")])
+    run_id = request_run(client, org, "2025-01-01", "2025-01-31")
+    drain_queue(services)
+    run = get_run(client, org, run_id)
+    assert run["status"] == "completed"
+    folder = settings.data_dir / "files" / "exports" / str(org.org_id)
+    left = folder / f"{run_id}.csv.{'1' * 32}.pending"  # a dead worker's, as `_write` names it
+    live = folder / f"{run_id}.csv.{'2' * 32}.pending"  # a live worker's, still written
+    left.write_bytes(b"half a file")
+    live.write_bytes(b"being written")
+    old = time.time() - services.export_runs.timeout.total_seconds() - 60
+    os.utime(left, (old, old))
+    _, remove_unfinished = services.upkeep.periodic()[REMOVE_UNFINISHED_FILES]
+    assert remove_unfinished(0) == [f"exports/{org.org_id}/{left.name}"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, f"{run_id}.csv"])
+    assert download(client, get_run(client, org, run_id)["file"]["download_url"])

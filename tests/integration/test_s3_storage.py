@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,3 +71,18 @@ def test_a_file_written_under_its_own_name_is_moved_into_place_or_removed(
     with storage.open("exports/org/run.csv") as f:
         assert f.read() == b"new"
     assert [p.rsplit("/", 1)[-1] for p in storage.fs.ls("exports/moves/exports/org")] == ["run.csv"]
+
+
+def test_files_left_unfinished_are_found_by_when_s3_last_changed_them(s3_endpoint: str) -> None:
+    """On S3 a file's time is its object's LastModified (not a local mtime)."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    storage = FsspecStorage("s3://exports/unfinished")
+    storage.write("exports/org/run.csv", [b"done"], "text/csv")
+    storage.write("exports/org/run.csv.1.pending", [b"lost"], "text/csv")
+    assert storage.remove_unfinished(".pending", datetime.now(UTC) - timedelta(hours=1)) == []
+    later = datetime.now(UTC) + timedelta(minutes=1)  # both written before it
+    assert storage.remove_unfinished(".pending", later) == ["exports/org/run.csv.1.pending"]
+    assert [p.rsplit("/", 1)[-1] for p in storage.fs.ls("exports/unfinished/exports/org")] == [
+        "run.csv"]

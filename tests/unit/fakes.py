@@ -148,10 +148,12 @@ class FakeClaims:
 class FakeStorage:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.changed: dict[str, datetime] = {}
 
     def write(self, path: str, chunks: Iterable[bytes], content_type: str) -> StoredFile:
         data = b"".join(chunks)
         self.files[path] = data
+        self.changed[path] = datetime.now(UTC)
         return StoredFile(path, len(data), hashlib.sha256(data).hexdigest(), content_type)
 
     def open(self, path: str) -> BinaryIO:
@@ -162,9 +164,18 @@ class FakeStorage:
 
     def move(self, source: str, target: str) -> None:
         self.files[target] = self.files.pop(source)
+        self.changed[target] = self.changed.pop(source)
 
     def remove(self, path: str) -> None:
         self.files.pop(path, None)
+        self.changed.pop(path, None)
+
+    def remove_unfinished(self, suffix: str, older_than: datetime) -> list[str]:
+        stale = sorted(p for p in self.files
+                       if p.endswith(suffix) and self.changed[p] < older_than)
+        for path in stale:
+            self.remove(path)
+        return stale
 
 
 class FixedClock:
