@@ -306,6 +306,9 @@ class FailFastPool(ConnectionPool[Any]):
     #: Set on each connection once, when first handed out (the library opens its first
     #: connections before its pool's settings can be changed, so `options` may miss them).
     statement_timeout_ms = 0
+    #: How long a statement waits for a lock (an append for the events table's, or for an
+    #: organisation's period lock) before it fails: set once per session, not in each append.
+    lock_timeout_ms = 0
 
     def getconn(self, timeout: float | None = None) -> Any:
         try:
@@ -314,8 +317,9 @@ class FailFastPool(ConnectionPool[Any]):
             raise DatabaseUnavailable("no database connection within the wait") from None
         if self.statement_timeout_ms and not getattr(conn, "_bounded", False):
             try:  # the library's connections are in autocommit: this holds for the session
-                conn.execute(sql.SQL("SET statement_timeout = {}").format(
-                    sql.Literal(int(self.statement_timeout_ms))))
+                conn.execute(sql.SQL("SET statement_timeout = {}; SET lock_timeout = {}").format(
+                    sql.Literal(int(self.statement_timeout_ms)),
+                    sql.Literal(int(self.lock_timeout_ms))))
             except BaseException:
                 self.putconn(conn)
                 raise
@@ -332,17 +336,18 @@ class FailFastPool(ConnectionPool[Any]):
             self.check()
 
 
-def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int) -> None:
-    """Bounded connect and statement times on the library's pool (its settings have none:
-    its POSTGRES_CONNECT_TIMEOUT is the pool wait, not libpq's connect_timeout)."""
+def bound_waits(app: EventLog, connect_seconds: int, statement_seconds: int,
+                lock_seconds: int) -> None:
+    """Bounded connect, statement and lock-wait times on the library's pool (its settings have
+    none: its POSTGRES_CONNECT_TIMEOUT is the pool wait, not libpq's connect_timeout)."""
     pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
     pool.__class__ = FailFastPool  # the library builds the pool itself; same state, one override
     pool.connection_class = SessionOptionsOptional
     pool.reconnect_timeout = RECONNECT_SECONDS
-    pool.kwargs.update(
-        connect_timeout=connect_seconds, options=f"-c statement_timeout={statement_seconds * 1000}"
-    )
+    pool.kwargs.update(connect_timeout=connect_seconds, options=(
+        f"-c statement_timeout={statement_seconds * 1000} -c lock_timeout={lock_seconds * 1000}"))
     pool.statement_timeout_ms = statement_seconds * 1000
+    pool.lock_timeout_ms = lock_seconds * 1000
 
 
 #: Seconds to establish a connection, and the longest statement (the pool wait is
@@ -360,7 +365,8 @@ def open_event_log(url: str, pool_size: int = 8, create_table: bool = False) -> 
     # recorder retries it on a fresh connection.
     env["POSTGRES_PRE_PING"] = "no"
     app = EventLog(env=env)
-    bound_waits(app, CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_SECONDS)
+    bound_waits(app, CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_SECONDS,
+                int(env["POSTGRES_LOCK_TIMEOUT"]))
     return app
 
 

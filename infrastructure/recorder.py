@@ -4,8 +4,10 @@ together (group commit, `AppendQueue`).
 
 Every statement is bound on the client (infrastructure/prepared.py: the JSON of the events and
 jobs is encoded before anything reaches the server) and the whole transaction travels as one
-simple query: `SET LOCAL lock_timeout; jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING`,
-each statement as `EXECUTE` of its form prepared once per connection. PostgreSQL runs the
+simple query: `jobs; guards; answer; LOCK; NOTIFY; INSERT … RETURNING`, each statement as
+`EXECUTE` of its form prepared once per connection. How long it may wait for a lock is the
+session's (set once per connection: `bound_waits`, infrastructure/event_store.py), not a
+statement of each append. PostgreSQL runs the
 statements of one simple query as one transaction (committed after the last, rolled back
 whole at the first error), so no BEGIN or COMMIT travels, and no result of theirs is read.
 The table lock is therefore held for the server's own time only, never across a network wait.
@@ -105,15 +107,14 @@ def append_query(
         )
         statements += [SQL["lock_events"], SQL["notify"],
                        SQL["insert_events"].replace("{values}", values)]
-    return ";\n".join([SQL["lock_timeout"], *statements])
+    return ";\n".join(statements)
 
 
 def bound_statements(
     stored_events: Sequence[StoredEvent], **kwargs: Any
 ) -> list[tuple[str, Any]]:
     """The same append as statements with their parameters, bound by the server."""
-    statements: list[tuple[str, Any]] = [(SQL["lock_timeout"], None)]
-    statements += append_statements(**kwargs)
+    statements = append_statements(**kwargs)
     if stored_events:
         values = ", ".join([SQL["event_values"]] * len(stored_events))
         statements += [(SQL["lock_events"], None), (SQL["notify"], None), (
@@ -172,7 +173,7 @@ def group_query(binder: Binder, group: list[Append]) -> str:
     bound["appends"] = str(len(group))
     bound["queue"] = binder.value(QUEUE)
     call = _PARAM.sub(lambda m: bound[m.group(1)], SQL["append_group"])
-    return ";\n".join([SQL["lock_timeout"], *binder.prepares(), call])
+    return ";\n".join([*binder.prepares(), call])
 
 
 def _refuse(append: Append, state: str, constraint: str | None, group: dict[Any, Any]) -> None:

@@ -1,9 +1,6 @@
 -- Statements of one append (infrastructure/event_store.py). They are bound on the client and
 -- sent together as one query: one round trip per append, whatever it carries.
 
--- name: lock_timeout
-SET LOCAL lock_timeout = '10s'
-
 -- name: defer_job
 -- Jobs first: a guard violation must surface as the guard's own error, not the queue's.
 SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s, %(task)s, 0, NULL, NULL,
