@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -89,6 +90,22 @@ def start(tmp: Path, port: int, db_url: str, users: dict[str, str], shared: str)
     proc.kill()
     log = tmp / "pgbouncer.log"
     raise AssertionError("pgbouncer did not start: " + (log.read_text() if log.exists() else ""))
+
+
+@contextmanager
+def login_role(db_url: str, prefix: str, password: str) -> Iterator[str]:
+    """A superuser login role with a name of its own for one test, dropped after it: roles
+    belong to the whole server, which runs of the suite against a server of your own share."""
+    role = f"{prefix}_{uuid4().hex[:8]}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)))
+    try:
+        yield role
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def verifier(db_url: str, role: str) -> str:

@@ -22,7 +22,7 @@ from application.ports import Job, PeriodTaken
 from domain.export_run import ExportRun, ExportTarget
 from domain.shared import Actor, Period
 from infrastructure.event_store import PostgresEventStore, open_event_log
-from tests.integration.test_analytics_pooler import bouncer, start, verifier
+from tests.integration.test_analytics_pooler import bouncer, login_role, start, verifier
 
 __all__ = ["bouncer"]
 
@@ -38,13 +38,23 @@ def request(org_id: object) -> ExportRun:
 
 def test_appends_through_a_transaction_pooler_land_once_and_guards_hold(
         db_url: str, bouncer: tuple[Path, int]) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE appender LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
+    with login_role(db_url, "appender", PASSWORD) as role:
+        _appends_through_the_pooler(db_url, bouncer, role)
+    with psycopg.connect(db_url) as conn:
+        events = conn.execute("SELECT originator_id, count(*) FROM export_service_events "
+                              "GROUP BY 1 HAVING count(*) > 1").fetchall()
+        jobs = conn.execute("SELECT count(*), count(DISTINCT args ->> 'run_id') "
+                            "FROM procrastinate_jobs").fetchone()
+    assert events == []  # each once
+    assert jobs == (60, 60)
+
+
+def _appends_through_the_pooler(db_url: str, bouncer: tuple[Path, int], role: str) -> None:
     tmp, port = bouncer
-    proc = start(tmp, port, db_url, {"appender": verifier(db_url, "appender")}, "appender")
+    proc = start(tmp, port, db_url, {role: verifier(db_url, role)}, role)
     log: Any = None
     try:  # the pooler is stopped whatever happens (it is a process of its own)
-        log = open_event_log(f"postgresql://appender:{PASSWORD}@127.0.0.1:{port}/analytics",
+        log = open_event_log(f"postgresql://{role}:{PASSWORD}@127.0.0.1:{port}/analytics",
                              pool_size=4)
         store = PostgresEventStore(log)
         runs = [request(uuid4()) for _ in range(60)]
@@ -64,10 +74,3 @@ def test_appends_through_a_transaction_pooler_land_once_and_guards_hold(
             log.close()
         proc.terminate()
         proc.wait(timeout=10)
-    with psycopg.connect(db_url) as conn:
-        events = conn.execute("SELECT originator_id, count(*) FROM export_service_events "
-                              "GROUP BY 1 HAVING count(*) > 1").fetchall()
-        jobs = conn.execute("SELECT count(*), count(DISTINCT args ->> 'run_id') "
-                            "FROM procrastinate_jobs").fetchone()
-    assert events == []  # each once
-    assert jobs == (60, 60)

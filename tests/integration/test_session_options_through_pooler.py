@@ -22,7 +22,7 @@ from bootstrap import Database
 from infrastructure import database as database_module
 from infrastructure.availability import readiness_of
 from infrastructure.database import SessionOptionsOptional
-from tests.integration.test_analytics_pooler import bouncer, start, verifier
+from tests.integration.test_analytics_pooler import bouncer, login_role, start, verifier
 from tests.integration.test_appends_through_pooler import request
 
 __all__ = ["bouncer"]
@@ -35,43 +35,42 @@ def test_pools_connect_through_a_pooler_that_refuses_session_options(
         db_url: str, bouncer: tuple[Path, int], caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(database_module, "_options_refused", [])  # not yet said in this process
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE pooled LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
-    tmp, port = bouncer
-    proc = start(tmp, port, db_url, {"pooled": verifier(db_url, "pooled")}, "pooled")
-    url = f"postgresql://pooled:{PASSWORD}@127.0.0.1:{port}/analytics"
-    database: Any = None
-    try:
-        with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
-            psycopg.connect(url, options="-c statement_timeout=1000").close()  # what it does
-        caplog.set_level(logging.WARNING, logger="infrastructure.database")
-
-        assert readiness_of(url)() == (True, "ok")
-        database = Database.open(url, pool_size=1)
-        with database.pool.connection() as conn:
-            assert conn.execute("SELECT 1").fetchone() is not None
-        runs = [request(uuid4()) for _ in range(24)]
-
-        def save(run: Any) -> int | None:  # more at once than the event log's first connection
-            return database.store.save(run, jobs=[Job("execute_export_run",
-                                                      {"run_id": str(run.id)})])
-
-        with ThreadPoolExecutor(8) as pool:
-            positions = list(pool.map(save, runs))
-        assert all(isinstance(p, int) for p in positions)
-        event_pool = database.event_log.recorder.datastore.pool
-        held = [event_pool.getconn() for _ in range(event_pool.max_size)]  # new ones made now
+    with login_role(db_url, "pooled", PASSWORD) as role:
+        tmp, port = bouncer
+        proc = start(tmp, port, db_url, {role: verifier(db_url, role)}, role)
+        url = f"postgresql://{role}:{PASSWORD}@127.0.0.1:{port}/analytics"
+        database: Any = None
         try:
-            assert all(c.execute("SELECT 1").fetchone() is not None for c in held)
+            with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
+                psycopg.connect(url, options="-c statement_timeout=1000").close()  # what it does
+            caplog.set_level(logging.WARNING, logger="infrastructure.database")
+
+            assert readiness_of(url)() == (True, "ok")
+            database = Database.open(url, pool_size=1)
+            with database.pool.connection() as conn:
+                assert conn.execute("SELECT 1").fetchone() is not None
+            runs = [request(uuid4()) for _ in range(24)]
+
+            def save(run: Any) -> int | None:  # more at once than the event log's first connection
+                return database.store.save(run, jobs=[Job("execute_export_run",
+                                                          {"run_id": str(run.id)})])
+
+            with ThreadPoolExecutor(8) as pool:
+                positions = list(pool.map(save, runs))
+            assert all(isinstance(p, int) for p in positions)
+            event_pool = database.event_log.recorder.datastore.pool
+            held = [event_pool.getconn() for _ in range(event_pool.max_size)]  # new ones made now
+            try:
+                assert all(c.execute("SELECT 1").fetchone() is not None for c in held)
+            finally:
+                for c in held:
+                    event_pool.putconn(c)
+            assert database.store.get(runs[0].id).id == runs[0].id
         finally:
-            for c in held:
-                event_pool.putconn(c)
-        assert database.store.get(runs[0].id).id == runs[0].id
-    finally:
-        if database is not None:
-            database.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+            if database is not None:
+                database.close()
+            proc.terminate()
+            proc.wait(timeout=10)
     said = [r for r in caplog.records if "refuses session options" in r.getMessage()]
     assert len(said) == 1  # once, however many connections went without them
 
