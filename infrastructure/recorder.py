@@ -20,8 +20,10 @@ writes them all in one transaction through the function `export_service_append_g
 (migration 0180): the appends' statements together (and, only when one of them fails, each
 append's in a subtransaction of its own: a failing guard refuses that append only, with its own
 constraint), then the jobs of those not refused in one call of the queue, then their events
-under one hold of the lock, one COMMIT and one WAL flush for all of them. An append alone (the usual
-case when the service is quiet) never waits and takes the single path. A group the server
+under one hold of the lock, one COMMIT and one WAL flush for all of them. While another group
+is on its way, a free writer waits a little (at most `LINGER_SECONDS`) for the callers of the
+group just committed, and the last of them to come back writes the group. An append alone (the
+usual case when the service is quiet) never waits and takes the single path. A group the server
 refuses as a whole (two appends of one aggregate version) is written again one append at a
 time, so each caller gets its own answer.
 """
