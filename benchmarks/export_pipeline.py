@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,8 @@ def reset_peak(pid: int) -> None:
 
 
 def export_once(
-    client: TestClient, org_id: UUID, count: int, poll: float, appends: psycopg.Connection[Any]
+    client: TestClient, org_id: UUID, count: int, poll: float, appends: psycopg.Connection[Any],
+    target: str = "xledger",
 ) -> float:
     """Trigger, then GET the run each time an append is notified (the NOTIFY every append
     sends) or `poll` seconds passed, until it ended: the time is taken when the run is seen
@@ -116,7 +118,7 @@ def export_once(
     url = f"/v1/orgs/{org_id}/export-runs"
     started = time.perf_counter()
     r = client.post(url, json={"period_start": str(START), "period_end": str(END),
-                               "target": "xledger"}, headers=headers)
+                               "target": target}, headers=headers)
     assert r.status_code == 202, r.text
     run_id = r.json()["run_id"]
     while True:
@@ -149,8 +151,10 @@ def wait_ready(worker: subprocess.Popen[bytes], data_dir: Path) -> None:
 
 
 def measure(admin: str, data_dir: Path, sizes: list[int], runs: int,
-            ) -> list[tuple[int, int, float, float, float]]:
-    """Per size: (claims, runs, median trigger→completed s, median COPY s, worker peak RSS MB)."""
+            targets: Sequence[str] = ("xledger",),
+            ) -> list[tuple[int, str, int, float, float, float]]:
+    """Per size and target (file format; the first at every size, the others at the largest
+    only): (claims, target, runs, median trigger→completed s, median COPY s, worker peak RSS MB)."""
     rows = []
     url = ensure_database(admin, f"export_bench_{uuid.uuid4().hex[:8]}")
     migrate(url)
@@ -162,16 +166,19 @@ def measure(admin: str, data_dir: Path, sizes: list[int], runs: int,
         appends.execute(f"LISTEN {EVENTS_TABLE}")
         wait_ready(worker, data_dir)
         with TestClient(build_app(services, background=False)) as client:
-            for count in sizes:
+            cases = [(count, targets[0]) for count in sizes]
+            cases += [(max(sizes), other) for other in targets[1:]]
+            for count, target in cases:
                 size_runs = runs if count <= 5000 else 1
                 orgs = [uuid.uuid4() for _ in range(size_runs)]
                 for org_id in orgs:  # each run its own organisation: claims export once
                     seed(services, org_id, count)
                 reset_peak(worker.pid)
                 poll = 0.005 if count <= 5000 else 0.1
-                times = [export_once(client, org_id, count, poll, appends) for org_id in orgs]
+                times = [export_once(client, org_id, count, poll, appends, target)
+                         for org_id in orgs]
                 floors = [copy_once(url, org_id) for org_id in orgs]
-                rows.append((count, size_runs, statistics.median(times),
+                rows.append((count, target, size_runs, statistics.median(times),
                              statistics.median(floors), rss_mb(worker.pid, "VmHWM")))
     finally:
         appends.close()
@@ -185,23 +192,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[500, 100_000])
     parser.add_argument("--runs", type=int, default=7, help="runs of the small size")
+    parser.add_argument("--targets", nargs="*", default=["xledger", "dynamics"],
+                        help="file formats: the first at every size, the others at the largest")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         data_dir = Path(tmp)
         external = os.environ.get("DATABASE_URL")
         admin = external or start_embedded(data_dir)
         try:
-            rows = measure(admin, data_dir, args.sizes, args.runs)
+            rows = measure(admin, data_dir, args.sizes, args.runs, args.targets)
         finally:
             if not external:
                 stop_embedded(data_dir)
-    print(f"{'claims':>7} {'runs':>4} {'export s':>9} {'COPY s':>8} {'ratio':>7} "
+    print(f"{'claims':>7} {'format':>8} {'runs':>4} {'export s':>9} {'COPY s':>8} {'ratio':>7} "
           f"{'target s':>8} {'worker peak RSS MB':>18}  ok")
-    for count, runs, median, floor, rss in rows:
+    for count, file_format, runs, median, floor, rss in rows:
         target = TARGETS.get(count, float("inf"))
         ratio_ok = count < 100_000 or median / floor <= FLOOR_RATIO_MAX
         ok = median < target and rss < RSS_LIMIT_MB and ratio_ok
-        print(f"{count:>7} {runs:>4} {median:>9.3f} {floor:>8.3f} {median / floor:>7.1f} "
+        print(f"{count:>7} {file_format:>8} {runs:>4} {median:>9.3f} {floor:>8.3f} {median / floor:>7.1f} "
               f"{target:>8.2f} {rss:>18.1f}  {'yes' if ok else 'NO'}")
 
 

@@ -36,6 +36,10 @@ class Result:
     met: bool | None
 
 
+#: The export files measured (the first at both sizes, the others at the larger), by target.
+FILE_FORMATS = {"xledger": "Xledger (GL02)", "dynamics": "Business Central (journal lines)"}
+
+
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"events": 1500, "appends": 160, "rounds": 1, "claims_small": 200,
@@ -88,10 +92,12 @@ def run_all(admin: str, data_dir: Path, n: dict[str, int]) -> list[Result]:
                       f"{app_p99 / raw_p99:.1f}× slower", "p99 < 150 ms, exactly one",
                       app_p99 < 0.150 and one))
     targets = {n["claims_small"]: 0.15, n["claims_big"]: 8.0}
-    rows = export_pipeline.measure(admin, data_dir, [n["claims_small"], n["claims_big"]], n["runs"])
-    for count, runs, median, floor, rss in rows:
+    rows = export_pipeline.measure(admin, data_dir, [n["claims_small"], n["claims_big"]], n["runs"],
+                                   list(FILE_FORMATS))
+    for count, file_format, runs, median, floor, rss in rows:
         target = targets[count]
-        out.append(Result(f"export of {count:,} claims, trigger → completed file ({runs} runs)",
+        out.append(Result(f"export of {count:,} claims to {FILE_FORMATS[file_format]}, trigger → "
+                          f"completed file ({runs} runs)",
                           f"{median:.3f} s median, worker peak RSS {rss:.0f} MB",
                           f"{floor:.3f} s (COPY of the same claims)", f"{median / floor:.0f}× slower",
                           f"< {target} s, RSS < 200 MB" + (", ≤ 15× COPY" if count >= 100_000 else ""),

@@ -376,3 +376,75 @@ def vouchers(claims: Iterable[Mapping[str, Any]], settings: ExportSettings) -> I
 def money(value: Decimal) -> str:
     """Decimal point, two decimals, never an exponent or a thousands separator."""
     return f"{value:.2f}"
+
+
+class OwnVoucher(NamedTuple):
+    """A claim that is a voucher of its own, as `vouchers` would write it (its expense line,
+    then the counter line of minus its amount), read from a run's batches by `own_vouchers`."""
+
+    number: int  # the voucher's
+    claim_id: str
+    ledger_ref: str
+    claimant_id: str
+    category: str
+    text: str  # the expense line's, late claims prefixed; not yet cleaned for a file
+    currency: str
+    nok: Decimal  # what the ledger posts
+    own: Decimal | None  # the amount in its own currency when that is not NOK
+
+
+#: The columns of a batch `own_vouchers` reads, in the order it reads them.
+_OWN_VOUCHER_COLUMNS = ("claim_id", "claimant_id", "category", "amount", "currency",
+                        "description", "late", "amount_nok", "ledger_ref")
+
+
+def own_vouchers(
+    batches: Sequence[Mapping[str, list[Any]]], settings: Any
+) -> tuple[ExportSettings, Iterator[OwnVoucher]] | None:
+    """The settings and the vouchers of claims taken in batches (parallel lists, as a run's
+    `ClaimsTaken` events hold them), read column by column: no dict, Line or Voucher per claim
+    (a file of 100 000 claims). None (write them with `vouchers`) unless each voucher holds one
+    claim and no claim can be refused for its category or currency, checked here before a
+    voucher is read; a claim whose amount cannot be posted is refused as `vouchers` refuses it,
+    at that claim."""
+    try:
+        valid = usable_settings(settings)
+    except ExportRefused:
+        return None
+    if valid is None or valid.voucher_grouping == "per_claimant":
+        return None
+    for batch in batches:
+        categories, currencies = batch.get("category"), batch.get("currency")
+        if not (categories and currencies):
+            return None
+        try:
+            if not all(type(c) is str and c in valid.categories for c in set(categories)):
+                return None
+            if not all(is_currency_code(c) for c in set(currencies)):
+                return None
+        except TypeError:  # a value that is no text at all (unhashable): the usual way
+            return None
+    return valid, _own_vouchers(batches)
+
+
+def _own_vouchers(batches: Sequence[Mapping[str, list[Any]]]) -> Iterator[OwnVoucher]:
+    number = 0
+    for batch in batches:
+        count = len(batch["claim_id"])
+        for claim_id, claimant, category, amount, currency, description, late, amount_nok, ref in (
+            zip(*(batch.get(f) or [None] * count for f in _OWN_VOUCHER_COLUMNS), strict=True)
+        ):
+            number += 1
+            foreign = currency != BASE_CURRENCY
+            nok = cents(amount_nok if foreign else amount)
+            own = cents(amount) if foreign else None
+            if nok is None or (foreign and own is None):
+                claim = dict(zip(_OWN_VOUCHER_COLUMNS, (
+                    claim_id, claimant, category, amount, currency, description, late,
+                    amount_nok, ref), strict=True))
+                nok, own = nok_amount_of(claim), amount_of(claim)  # raise the refusal
+            claim_id = str(claim_id)
+            yield OwnVoucher(
+                number, claim_id, ref or ledger_ref(claim_id), str(claimant), category,
+                LATE_PREFIX + one_line(description) if late is True else description,
+                currency, nok, own)

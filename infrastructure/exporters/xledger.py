@@ -17,23 +17,15 @@ from typing import Any
 from domain.accounting_settings import ExportSettings
 from domain.export_run import ClaimBatches
 from domain.vouchers import (
-    BASE_CURRENCY,
-    LATE_PREFIX,
     ZERO,
-    ExportRefused,
     Line,
-    amount_of,
-    cents,
+    OwnVoucher,
     counter_text,
     expense_posting,
-    is_currency_code,
-    ledger_ref,
     money,
-    nok_amount_of,
-    one_line,
+    own_vouchers,
     prepared,
     to_date,
-    usable_settings,
     vouchers,
 )
 from infrastructure.exporters._text import chunked, code_field, field_text
@@ -162,84 +154,43 @@ def posting_columns(
     return f"{code_field(account)};;{first};{second};;{subledger};;;;;;;;"
 
 
-#: The columns of a batch a line is written from, in the order `_lines_of_batches` reads them.
-_READ = ("claim_id", "claimant_id", "category", "amount", "currency", "description", "late",
-         "amount_nok", "ledger_ref")
-
-
 def lines_of_batches(
     run: Any, batches: Sequence[Mapping[str, list[Any]]], settings: Any
 ) -> Iterator[str] | None:
     """The lines `XledgerExporter._lines` writes for the claims of these batches, read from
-    their columns, or None (write them that way) unless each voucher holds one claim and no
-    claim can be refused for its category or currency, checked here before a line is written.
-    A claim whose amount cannot be posted is refused as `vouchers` refuses it, at that claim."""
-    try:
-        valid = usable_settings(settings)
-    except ExportRefused:
-        return None
-    if valid is None or valid.voucher_grouping == "per_claimant":
-        return None
-    for batch in batches:
-        categories, currencies = batch.get("category"), batch.get("currency")
-        if not (categories and currencies):
-            return None
-        try:
-            if not all(type(c) is str and c in valid.categories for c in set(categories)):
-                return None
-            if not all(is_currency_code(c) for c in set(currencies)):
-                return None
-        except TypeError:  # a value that is no text at all (unhashable): the usual way
-            return None
-    return _lines_of_batches(run, batches, valid)
+    their columns, or None (write them that way): `own_vouchers` says when."""
+    found = own_vouchers(batches, settings)
+    return None if found is None else _lines_of_own_vouchers(run, *found)
 
 
-def _lines_of_batches(
-    run: Any, batches: Sequence[Mapping[str, list[Any]]], settings: ExportSettings
+def _lines_of_own_vouchers(
+    run: Any, settings: ExportSettings, claims: Iterable[OwnVoucher]
 ) -> Iterator[str]:
-    """Per claim, what `vouchers` makes of it (an expense line and the counter line of minus
-    its amount) as `_Template.line` writes them."""
+    """Per claim, its expense line and its counter line, as `_Template.line` writes them."""
     yield HEADER
     voucher_type, dated = heads(run, settings)
     expenses: dict[str, tuple[str, str]] = {}  # category: posting columns, tax rule
     counters: dict[str, tuple[str, str]] = {}  # claimant: posting columns, text
     no_tax = code_field("")
-    number = 0
-    for batch in batches:
-        count = len(batch["claim_id"])
-        for claim_id, claimant, category, amount, currency, description, late, amount_nok, ref in (
-            zip(*(batch.get(f) or [None] * count for f in _READ), strict=True)
-        ):
-            number += 1
-            foreign = currency != BASE_CURRENCY
-            nok = cents(amount_nok if foreign else amount)
-            own = cents(amount) if foreign else None
-            if nok is None or (foreign and own is None):
-                claim = dict(zip(_READ, (claim_id, claimant, category, amount, currency,
-                                         description, late, amount_nok, ref), strict=True))
-                nok, own = nok_amount_of(claim), amount_of(claim)  # raise the refusal
-            claim_id = str(claim_id)
-            ref = ref or ledger_ref(claim_id)
-            head = f"{voucher_type};{number};{dated}"
-            expense = expenses.get(category)
-            if expense is None:
-                account, tax_code, dimensions = expense_posting(settings, category)
-                expense = expenses[category] = (
-                    posting_columns(account, dimensions, None), code_field(tax_code))
-            text = (field_text(LATE_PREFIX + one_line(description), TEXT_MAX) if late is True
-                    else field_text(description, TEXT_MAX))
-            if own is None:
-                paid = owed = ";"
-            else:  # a voucher of one claim: its currency total is 0.00 + the claim's amount
-                paid, owed = f"{currency};{money(own)}", f"{currency};{money(ZERO - (ZERO + own))}"
-            yield (f"{IMP_SYSTEM};{ref};{head};{expense[0]}{text};{expense[1]};{paid};"
-                   f"{money(nok)}{TAIL}")
-            claimant = str(claimant)
-            counter = counters.get(claimant)
-            if counter is None:
-                counter = counters[claimant] = (
-                    posting_columns(settings.counter_account, (None, None),
-                                    settings.claimant_accounts.get(claimant)),
-                    field_text(counter_text(claimant), TEXT_MAX))
-            yield (f"{IMP_SYSTEM};{ref};{head};{counter[0]}{counter[1]};{no_tax};{owed};"
-                   f"{money(ZERO - nok)}{TAIL}")
+    for claim in claims:
+        head = f"{voucher_type};{claim.number};{dated}"
+        expense = expenses.get(claim.category)
+        if expense is None:
+            account, tax_code, dimensions = expense_posting(settings, claim.category)
+            expense = expenses[claim.category] = (
+                posting_columns(account, dimensions, None), code_field(tax_code))
+        own, currency, ref = claim.own, claim.currency, claim.ledger_ref
+        if own is None:
+            paid = owed = ";"
+        else:  # a voucher of one claim: its currency total is 0.00 + the claim's amount
+            paid, owed = f"{currency};{money(own)}", f"{currency};{money(ZERO - (ZERO + own))}"
+        yield (f"{IMP_SYSTEM};{ref};{head};{expense[0]}{field_text(claim.text, TEXT_MAX)};"
+               f"{expense[1]};{paid};{money(claim.nok)}{TAIL}")
+        counter = counters.get(claim.claimant_id)
+        if counter is None:
+            counter = counters[claim.claimant_id] = (
+                posting_columns(settings.counter_account, (None, None),
+                                settings.claimant_accounts.get(claim.claimant_id)),
+                field_text(counter_text(claim.claimant_id), TEXT_MAX))
+        yield (f"{IMP_SYSTEM};{ref};{head};{counter[0]}{counter[1]};{no_tax};{owed};"
+               f"{money(ZERO - claim.nok)}{TAIL}")

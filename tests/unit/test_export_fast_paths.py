@@ -1,6 +1,6 @@
 """The fast ways an execution writes a big run give what the plain ways give, byte for byte and
-refusal for refusal: a GL02 file written from the claims' columns (one voucher per claim) is
-the file written voucher by voucher from one dict per claim, a ledger reference computed
+refusal for refusal: a GL02 file, or a Business Central journal file, written from the claims'
+columns (one voucher per claim) is the file written voucher by voucher from one dict per claim, a ledger reference computed
 three digits at a time is the claim id in 25 base-36 digits, and the claim ids sent to the
 reservation guard as one text are the ids, none split or lost."""
 
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from domain.export_run import CLAIM_FIELDS, ClaimBatches
 from domain.vouchers import LEDGER_REF_LENGTH, ExportRefused, claim_id_of, ledger_ref
+from infrastructure.exporters.dynamics import DynamicsExporter
 from infrastructure.exporters.xledger import XledgerExporter, lines_of_batches
 from infrastructure.guards import claim_id_list
 
@@ -143,15 +144,18 @@ def export_settings(draw: st.DrawFn) -> Any:
                      "dimension_kind": draw(st.sampled_from(["project", "department"]))},
         },
         "claimant_accounts": draw(st.sampled_from([{}, {"frivillig-7": "10042"}])),
+        "claimant_account_type": draw(st.sampled_from(["employee", "vendor"])),
+        "document_prefix": draw(st.sampled_from([None, "UTL", "K-7"])),
     }
 
 
+@pytest.mark.parametrize("exporter", [XledgerExporter(), DynamicsExporter()],
+                         ids=["xledger", "dynamics"])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches(), export_settings())
+@given(taken=batches(), chosen=export_settings())
 def test_a_file_written_from_the_columns_is_the_file_written_claim_by_claim(
-    taken: list[dict[str, list[Any]]], chosen: Any
+    exporter: Any, taken: list[dict[str, list[Any]]], chosen: Any
 ) -> None:
-    exporter = XledgerExporter()
     from_columns = outcome(lambda: b"".join(exporter.render(RUN, ClaimBatches(taken), chosen)))
     claim_by_claim = outcome(lambda: b"".join(exporter.render(RUN, Claims(taken), chosen)))
     assert from_columns == claim_by_claim
