@@ -46,11 +46,13 @@ class Append:
     #: caller took it back (a bare lock: a threading.Event costs a Condition and an RLock per
     #: append).
     woken: threading.Lock = field(default_factory=_held)
+    #: A wake-up sent and not yet taken.
     signalled: bool = False
     done: bool = False
     ids: list[int] | None = None
     error: BaseException | None = None
-    #: Set when this append is woken to lead: the group it writes (itself first).
+    #: Set when a writer's turn is handed to this append's caller: the group it writes
+    #: (this append first).
     group: list[Append] | None = None
     #: Taken into a group (being written, or written).
     grouped: bool = False
