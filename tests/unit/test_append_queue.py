@@ -104,18 +104,27 @@ class HeldWrites:
             append.ids = [id(append)]
 
 
+def first_written_while_the_second_is_on_its_way(
+    queue: AppendQueue, writes: HeldWrites, first_caller: ThreadPoolExecutor,
+    others: ThreadPoolExecutor,
+) -> Future[list[int]]:
+    """The first caller's group is written; the second's (returned) is still on its way."""
+    first = first_caller.submit(queue.submit, Append([], {}))
+    until(lambda: len(writes.groups) == 1)
+    second = others.submit(queue.submit, Append([], {}))
+    until(lambda: len(writes.groups) == 2)
+    writes.releases[0].set()
+    first.result(10)
+    return second
+
+
 def test_a_free_writer_waits_for_the_callers_of_the_group_just_written_while_another_is_on_its_way(
 ) -> None:
     """The caller who comes back last writes what waited, its own append among them, at once."""
     writes = HeldWrites()
     queue = AppendQueue(writes, writers=2, linger=30.0)  # only the caller's return ends it
     with ThreadPoolExecutor(1) as first_caller, ThreadPoolExecutor(2) as others:
-        first = first_caller.submit(queue.submit, Append([], {}))
-        until(lambda: len(writes.groups) == 1)
-        second = others.submit(queue.submit, Append([], {}))
-        until(lambda: len(writes.groups) == 2)
-        writes.releases[0].set()  # the first group is written; the second is still on its way
-        first.result(10)
+        second = first_written_while_the_second_is_on_its_way(queue, writes, first_caller, others)
         waiting = others.submit(queue.submit, Append([], {}))
         until(lambda: queue.forming is not None)
         time.sleep(0.05)
@@ -135,12 +144,7 @@ def test_the_wait_for_callers_who_do_not_come_back_ends_after_the_linger() -> No
     writes = HeldWrites()
     queue = AppendQueue(writes, writers=2, linger=0.2)
     with ThreadPoolExecutor(1) as first_caller, ThreadPoolExecutor(2) as others:
-        first = first_caller.submit(queue.submit, Append([], {}))
-        until(lambda: len(writes.groups) == 1)
-        second = others.submit(queue.submit, Append([], {}))
-        until(lambda: len(writes.groups) == 2)
-        writes.releases[0].set()
-        first.result(10)
+        second = first_written_while_the_second_is_on_its_way(queue, writes, first_caller, others)
         started = time.monotonic()
         waiting = others.submit(queue.submit, Append([], {}))
         until(lambda: len(writes.groups) == 3)  # the first caller never appends again
