@@ -5,12 +5,12 @@ breaks), `yyyymmdd` dates, `.` decimals, `EOL` = `x`, UTF-8 without BOM, CRLF. T
 and order follow published GL02 producers (see docs/accounting-formats.md). Written one voucher
 at a time, so memory stays flat however many claims a run holds; each line is filled into the
 parts that repeat (`_Template`), so a line costs its own fields only. The claims a run has just
-taken, one voucher each, are written straight from their columns (`lines_of_batches`).
+taken, one voucher each, are written straight from their columns (`own_vouchers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -87,12 +87,12 @@ class XledgerExporter:
         byte is written (claims in memory) or at the end of the stream (`prepared`).
 
         Claims in batches (a run's claims as it took them) with one voucher per claim are
-        written from their columns (`lines_of_batches`): the same lines, without a dict, a
+        written from their columns (`own_vouchers`): the same lines, without a dict, a
         Line or a Voucher per claim."""
         if isinstance(claims, ClaimBatches):
-            lines = lines_of_batches(run, claims.batches, settings)
-            if lines is not None:
-                return chunked(lines)
+            found = own_vouchers(claims.batches, settings)
+            if found is not None:
+                return chunked(_lines_of_own_vouchers(run, *found))
         claims, valid = prepared(claims, settings)
         return chunked(self._lines(run, claims, valid))
 
@@ -154,19 +154,11 @@ def posting_columns(
     return f"{code_field(account)};;{first};{second};;{subledger};;;;;;;;"
 
 
-def lines_of_batches(
-    run: Any, batches: Sequence[Mapping[str, list[Any]]], settings: Any
-) -> Iterator[str] | None:
-    """The lines `XledgerExporter._lines` writes for the claims of these batches, read from
-    their columns, or None (write them that way): `own_vouchers` says when."""
-    found = own_vouchers(batches, settings)
-    return None if found is None else _lines_of_own_vouchers(run, *found)
-
-
 def _lines_of_own_vouchers(
     run: Any, settings: ExportSettings, claims: Iterable[OwnVoucher]
 ) -> Iterator[str]:
-    """Per claim, its expense line and its counter line, as `_Template.line` writes them."""
+    """What `XledgerExporter._lines` writes for vouchers of one claim each: per claim, its
+    expense line and its counter line, as `_Template.line` writes them."""
     yield HEADER
     voucher_type, dated = heads(run, settings)
     expenses: dict[str, tuple[str, str]] = {}  # category: posting columns, tax rule

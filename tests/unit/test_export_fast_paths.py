@@ -17,9 +17,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.export_run import CLAIM_FIELDS, ClaimBatches
-from domain.vouchers import LEDGER_REF_LENGTH, ExportRefused, claim_id_of, ledger_ref
+from domain.vouchers import (
+    LEDGER_REF_LENGTH,
+    ExportRefused,
+    claim_id_of,
+    ledger_ref,
+    own_vouchers,
+)
 from infrastructure.exporters.dynamics import DynamicsExporter
-from infrastructure.exporters.xledger import XledgerExporter, lines_of_batches
+from infrastructure.exporters.xledger import XledgerExporter
 from infrastructure.guards import claim_id_list
 
 RUN = SimpleNamespace(id=UUID(int=7), org_id=UUID(int=8), period_start=date(2025, 3, 1),
@@ -171,11 +177,11 @@ def test_the_columns_are_used_for_one_voucher_per_claim_only() -> None:
         "approved_at": "2025-03-10T09:00:00+00:00", "category": "travel", "amount": "1.00",
         "currency": "NOK", "description": "x", "late": False, "amount_nok": None,
         "ledger_ref": ledger_ref(str(UUID(int=1)))}.items()}]
-    assert lines_of_batches(RUN, good, base) is not None
-    assert lines_of_batches(RUN, good, {**base, "voucher_grouping": "per_claimant"}) is None
-    assert lines_of_batches(RUN, [{**good[0], "category": ["meals"]}], base) is None
-    assert lines_of_batches(RUN, [{**good[0], "currency": ["nok"]}], base) is None
-    assert lines_of_batches(RUN, good, None) is None
+    assert own_vouchers(good, base) is not None
+    assert own_vouchers(good, {**base, "voucher_grouping": "per_claimant"}) is None
+    assert own_vouchers([{**good[0], "category": ["meals"]}], base) is None
+    assert own_vouchers([{**good[0], "currency": ["nok"]}], base) is None
+    assert own_vouchers(good, None) is None
 
 
 @pytest.mark.parametrize("amount", ["1E+40", "-1E+30", "123456789012345678901234567.5"])
