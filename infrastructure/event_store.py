@@ -14,11 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg.errors
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
-    Recording,
     StoredEvent,
     Transcoder,
     Transcoding,
@@ -96,19 +95,17 @@ class EventLog(Application[UUID]):
         transcoder.register(DateAsISO())  # type: ignore[attr-defined]
         transcoder.register(DecimalAsStr())  # type: ignore[attr-defined]
 
-    def save(self, *aggregates: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """As the library's save, for aggregates only: it asks of each object whether it is an
-        event or an aggregate by runtime Protocol checks, which on Python 3.11 cost about a
-        tenth of an append's Python."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        for aggregate in aggregates:
-            processing.events.extend(aggregate.collect_events())
-            processing.aggregates[aggregate.id] = aggregate
-        processing.saved_kwargs.update(kwargs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
+    def append(self, *aggregates: Any, **kwargs: Any) -> int | None:
+        """The aggregates' new events recorded (with what `kwargs` gives the recorder); the
+        position of the last, None when there were none.
+
+        The library's save does the same through layers this log does not use: it asks of
+        each object whether it is an event or an aggregate by runtime Protocol checks (on
+        Python 3.11 about a tenth of an append's Python), and wraps each event in a Recording
+        for snapshots (none are taken) and in-process subscribers (none listen)."""
+        stored = [self.mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()]
+        positions = self.recorder.insert_events(stored, **kwargs)
+        return positions[-1] if positions else None
 
 
 class PostgresEventStore:
@@ -168,7 +165,7 @@ class PostgresEventStore:
         statements = guards.statements_for(pending)
         jobs = traced_jobs(jobs, pending)
         try:
-            recordings = self.app.save(
+            position = self.app.append(
                 *aggregates, jobs=jobs, guard_statements=statements, response=response
             )
         except IntegrityError as error:
@@ -177,9 +174,8 @@ class PostgresEventStore:
                 refused = PeriodTaken(self._overlapping_run(
                     pending, getattr(error, "refused_together", None)))
             raise refused from None
-        if not recordings:
+        if position is None:
             return None
-        position = recordings[-1].notification.id
         self._remember_written(aggregates, position)
         return position
 
@@ -367,6 +363,9 @@ def open_event_log(url: str, pool_size: int = 8, create_table: bool = False) -> 
     app = EventLog(env=env)
     bound_waits(app, CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_SECONDS,
                 int(env["POSTGRES_LOCK_TIMEOUT"]))
+    # Open now (the library opens it on first use; it has, for its type adapters): appends
+    # take their connections from it directly (infrastructure/recorder.py, Checkout).
+    app.recorder.datastore.pool.open()  # type: ignore[attr-defined]
     return app
 
 

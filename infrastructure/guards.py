@@ -7,6 +7,7 @@ sync keys) are what refuse a second active run; Python never checks before inser
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from domain.bufdir_export import BufdirExport
@@ -23,10 +24,17 @@ Statement = tuple[str, dict[str, Any]]
 def statements_for(events: Iterable[Any]) -> list[Statement]:
     out: list[Statement] = []
     for e in events:
-        for rule in RULES:
-            if isinstance(e, rule[0]):
-                out.extend(rule[1](e))
+        kind: type = type(e)
+        for rule in _rules_of(kind):
+            out.extend(rule(e))
     return out
+
+
+@cache
+def _rules_of(kind: type) -> tuple[Any, ...]:
+    """The rules for one event class, in `RULES`' order (found once per class, not asked of
+    every rule for every event)."""
+    return tuple(rule for cls, rule in RULES if issubclass(kind, cls))
 
 
 def _opened(kind: str, status: str) -> Any:
