@@ -89,7 +89,14 @@ from infrastructure.metrics import PrometheusCounters, refresh_gauges
 from infrastructure.migrations import ChangedMigration as ChangedMigration  # for the CLI
 from infrastructure.projections.runner import ProjectionCatchUp, ProjectionSupervisor
 from infrastructure.projections.sync_run_log import PostgresSyncRunLog
-from infrastructure.queue import TaskHandlers, WorkerHealth, build_queue, supervise_worker
+from infrastructure.queue import (
+    JOBS,
+    RunningJobs,
+    TaskHandlers,
+    WorkerHealth,
+    build_queue,
+    supervise_worker,
+)
 from infrastructure.read_models import ReadModels
 from infrastructure.service_flags import PostgresServiceFlags
 from infrastructure.settings import Settings
@@ -145,6 +152,9 @@ class Services:
     #: Hooks for more tasks ("tasks": name -> function) and routers ("routers": [APIRouter]).
     extras: dict[str, Any] = field(default_factory=dict)
     worker_health: WorkerHealth = field(default_factory=WorkerHealth)
+    #: The jobs this process is running and has finished (a worker's memory limit waits for
+    #: a moment with none running: interfaces/worker.py).
+    running_jobs: RunningJobs = field(default_factory=lambda: JOBS)
 
     @property
     def db(self) -> Database:

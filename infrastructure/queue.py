@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,29 @@ DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=5)
 SHUTDOWN_GRACE_SECONDS = 20.0
 
 
+class RunningJobs:
+    """How many jobs this process is running and has finished: a worker restarts afresh for its
+    memory only between jobs (interfaces/worker.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self.finished = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.running -= 1
+            self.finished += 1
+
+
+#: This process's jobs (those of `traced` tasks: the periodic ticks are not counted).
+JOBS = RunningJobs()
+
+
 def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
     """Run a job with the correlation id and organisation of the request that queued it
     bound to every log line (the event store adds them to each job's arguments)."""
@@ -54,7 +78,8 @@ def traced(func: Callable[..., Any], name: str | None = None) -> Callable[..., A
             started = time.perf_counter()
             log.info("job started", extra={"task": task})
             try:
-                result = func(*args, **kwargs)
+                with JOBS:
+                    result = func(*args, **kwargs)
             except Exception as exc:
                 log.warning("job failed", extra={"task": task, "error": type(exc).__name__})
                 raise

@@ -143,16 +143,22 @@ def worker(
         min=0, max=65535,
         help="Serve /healthz, /readyz and /metrics of this worker on this port (0: none)",
     )] = 0,
+    memory_limit_mb: Annotated[int | None, typer.Option(
+        min=0, help="Start afresh between jobs once resident memory is over this many MB "
+                    "(0: never; default EXPORT_SERVICE_WORKER_MEMORY_LIMIT_MB, else 128)",
+    )] = None,
 ) -> None:
     """Workers alone, for more machines on the same database."""
     _setup_logging()
     _stop_on_sigterm()
     from bootstrap import Settings, bootstrap
-    from interfaces.worker import run_worker_process
+    from interfaces.worker import restart_afresh, run_worker_process
 
     settings = Settings()
     # Each job running at once holds a connection; keep two for the sweep and the projections.
     settings.pool_size = max(settings.pool_size, concurrency + 2)
+    limit = settings.worker_memory_limit_mb if memory_limit_mb is None else memory_limit_mb
+    afresh = False
     try:
         url = _database_url()
         _migrate_or_exit(url)
@@ -160,14 +166,16 @@ def worker(
         try:
             _check_credentials_key(services)
             # SIGTERM/SIGINT let running jobs finish (their grace period), then stop.
-            asyncio.run(run_worker_process(
+            afresh = asyncio.run(run_worker_process(
                 services, health_host, health_port or None, f"worker-{os.getpid()}",
-                concurrency=concurrency,
+                concurrency=concurrency, memory_limit_mb=limit,
             ))
         finally:
             services.close()
     finally:
         _stop_embedded()
+    if afresh:
+        restart_afresh()
 
 
 @app.command("db-url")

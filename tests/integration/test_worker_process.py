@@ -136,3 +136,52 @@ def test_worker_runs_as_many_jobs_at_once_as_its_concurrency_and_logs_their_corr
         history = services.store.history(run_id)
         assert len(history) >= 3 and {e.actor["correlation_id"] for e in history} == {correlation}
     assert "Traceback" not in log.read_text()
+
+
+def registered_workers(db_url: str) -> list[int]:
+    """The workers registered in the queue's table (each start of a worker registers anew)."""
+    with psycopg.connect(db_url) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM procrastinate_workers ORDER BY id")]
+
+
+def test_a_worker_over_its_memory_limit_finishes_its_job_then_starts_afresh(
+    services: Services, db_url: str, tmp_path: Path
+) -> None:
+    def request() -> UUID:
+        org_id = uuid4()
+        return services.export_runs.request_export(
+            org_id, Period(date(2025, 1, 1), date(2025, 1, 31)), ExportTarget.XLEDGER,
+            Actor("kari", org_id, f"req-{uuid4().hex[:8]}"))
+
+    # Every worker holds more than 1 MB: it starts afresh after each job.
+    worker, log = start_worker(db_url, tmp_path, "--memory-limit-mb", "1")
+    try:
+        assert wait_for(lambda: len(registered_workers(db_url)) == 1, 60), log.read_text()
+        before = registered_workers(db_url)
+        first = request()
+        assert wait_for(lambda: job_counts(db_url) == {"succeeded": 1}, 60), job_counts(db_url)
+        # The same process (a supervisor sees no exit) registers as a new worker.
+        assert wait_for(lambda: registered_workers(db_url) not in ([], before), 60), log.read_text()
+        assert worker.poll() is None
+        second = request()
+        assert wait_for(lambda: job_counts(db_url) == {"succeeded": 2}, 60), job_counts(db_url)
+        assert wait_for(lambda: log.read_text().count("restarting afresh") == 2, 60)
+        after = registered_workers(db_url)
+        assert wait_for(lambda: registered_workers(db_url) not in ([], after), 60)
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert worker.returncode == 0  # SIGTERM still stops it, gracefully
+    for run_id in (first, second):  # ended (no accounting settings here: failed), once
+        assert services.store.get(run_id).status in (ExportRunStatus.COMPLETED,
+                                                      ExportRunStatus.FAILED)
+    with psycopg.connect(db_url) as conn:  # each job ran once, none was cut short
+        assert conn.execute("SELECT attempts FROM procrastinate_jobs WHERE task_name = "
+                            "'execute_export_run'").fetchall() == [(1,), (1,)]
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    restarts = [line for line in lines if line["event"].startswith("worker restarting afresh")]
+    assert len(restarts) == 2
+    assert all(r["limit_mb"] == 1 and r["resident_mb"] > 1 and r["peak_mb"] >= r["resident_mb"]
+               and r["jobs_running"] == 0 for r in restarts)
+    assert "Traceback" not in log.read_text()
