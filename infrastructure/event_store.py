@@ -41,8 +41,14 @@ from application.ports import (
 from domain.export_run import ExportRun
 from infrastructure import guards, sync_guards
 from infrastructure.database import RECONNECT_SECONDS, SessionOptionsOptional
+from infrastructure.recorder import (
+    INLINE_MAX_BYTES,
+    SQL,
+    EncodedAsSent,
+    GuardedRecorder,
+    constraint_of,
+)
 from infrastructure.recorder import QUEUE as QUEUE
-from infrastructure.recorder import SQL, constraint_of
 
 #: Topics whose facts are the event itself (the aggregate keeps none of them): reading an
 #: aggregate skips their payload (a run of 100 000 claims is read without its claims).
@@ -103,8 +109,21 @@ class EventLog(Application[UUID]):
         each object whether it is an event or an aggregate by runtime Protocol checks (on
         Python 3.11 about a tenth of an append's Python), and wraps each event in a Recording
         for snapshots (none are taken) and in-process subscribers (none listen)."""
-        stored = [self.mapper.to_stored_event(e) for a in aggregates for e in a.collect_events()]
-        positions = self.recorder.insert_events(stored, **kwargs)
+        events = [e for a in aggregates for e in a.collect_events()]
+        encode = self.mapper.to_stored_event
+        recorder: GuardedRecorder = self.recorder  # type: ignore[assignment]
+        stored: list[StoredEvent] = []
+        size = 0
+        for number, event in enumerate(events, start=1):
+            stored.append(encode(event))
+            size += len(stored[-1].state)
+            if size > INLINE_MAX_BYTES and number < len(events):
+                # Heavy (a run taking many claims): the rest encoded as they are sent.
+                positions = recorder.insert_heavy(
+                    EncodedAsSent(stored, events[number:], encode), **kwargs)
+                break
+        else:
+            positions = recorder.insert_events(stored, **kwargs)
         return positions[-1] if positions else None
 
 
