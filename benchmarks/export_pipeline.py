@@ -221,9 +221,11 @@ def measure(admin: str, data_dir: Path, sizes: list[int], runs: int,
                     logged = (data_dir / WORKER_LOG).stat().st_size
                     times.append(export_once(client, org_id, count, poll, appends, target))
                     peaks.append(run_peak(worker, data_dir, logged))
-                    # Right after the export: the same claims, as warm in the caches as they
-                    # can be (a floor measured later, after other organisations' runs, was
-                    # up to twice as slow and made the ratio look better than it is).
+                    # Right after the export (once the worker has started afresh, if it
+                    # does): the same claims, as warm in the caches as they can be. Measured
+                    # after all the size's runs, or while the worker restarted, the floor was
+                    # up to twice as slow and made the ratio look better than it is.
+                    wait_ready(worker, data_dir, url)
                     floors.append(copy_once(url, org_id))
                 rows.append((count, target, size_runs, statistics.median(times),
                              statistics.median(floors), max(peaks)))
