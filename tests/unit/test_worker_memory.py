@@ -24,6 +24,14 @@ def resident(monkeypatch: pytest.MonkeyPatch, mb: Callable[[], float | None]) ->
     monkeypatch.setattr(worker, "memory_mb", lambda field: mb())
 
 
+def after_one_job() -> RunningJobs:
+    """The counts of a process that has run one job and runs none now."""
+    jobs = RunningJobs()
+    with jobs:
+        pass
+    return jobs
+
+
 def stops_within(jobs: RunningJobs, seconds: float) -> bool:
     async def watch() -> bool:
         try:
@@ -43,18 +51,14 @@ def test_a_worker_that_has_run_no_job_keeps_running_whatever_its_size(
 
 def test_under_the_limit_it_keeps_running(monkeypatch: pytest.MonkeyPatch) -> None:
     resident(monkeypatch, lambda: LIMIT)
-    jobs = RunningJobs()
-    with jobs:
-        pass
+    jobs = after_one_job()
     assert not stops_within(jobs, 0.2)
 
 
 def test_over_the_limit_after_a_job_it_stops_once_no_job_runs(
         monkeypatch: pytest.MonkeyPatch) -> None:
     resident(monkeypatch, lambda: LIMIT + 1)
-    jobs = RunningJobs()
-    with jobs:
-        pass
+    jobs = after_one_job()
     assert jobs.running == 0 and jobs.finished == 1
     assert stops_within(jobs, 0.2)
 
@@ -62,9 +66,7 @@ def test_over_the_limit_after_a_job_it_stops_once_no_job_runs(
 def test_a_running_job_is_waited_for_then_a_gap_is_taken(
         monkeypatch: pytest.MonkeyPatch) -> None:
     resident(monkeypatch, lambda: LIMIT + 1)
-    jobs = RunningJobs()
-    with jobs:
-        pass
+    jobs = after_one_job()
     jobs.__enter__()  # a second job is running
 
     async def watch() -> float:
@@ -81,9 +83,7 @@ def test_a_running_job_is_waited_for_then_a_gap_is_taken(
 def test_jobs_that_never_leave_a_gap_are_waited_for_only_so_long(
         monkeypatch: pytest.MonkeyPatch) -> None:
     resident(monkeypatch, lambda: LIMIT + 1)
-    jobs = RunningJobs()
-    with jobs:
-        pass
+    jobs = after_one_job()
     jobs.__enter__()  # and it never ends
     assert not stops_within(jobs, 0.15)
     assert stops_within(jobs, 1.0)  # RECYCLE_WAIT_SECONDS (0.3 s here) over the limit
@@ -91,7 +91,5 @@ def test_jobs_that_never_leave_a_gap_are_waited_for_only_so_long(
 
 def test_a_system_that_does_not_say_never_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
     resident(monkeypatch, lambda: None)
-    jobs = RunningJobs()
-    with jobs:
-        pass
+    jobs = after_one_job()
     assert not stops_within(jobs, 0.2)
