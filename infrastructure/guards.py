@@ -24,7 +24,7 @@ Statement = tuple[str, dict[str, Any]]
 def statements_for(events: Iterable[Any]) -> list[Statement]:
     out: list[Statement] = []
     for e in events:
-        kind: type = type(e)
+        kind: type = type(e)  # (typed: mypy takes type(Any) for something unhashable)
         for rule in _rules_of(kind):
             out.extend(rule(e))
     return out

@@ -62,7 +62,8 @@ from infrastructure.sql import queries
 QUEUE = "exports"
 #: Appends whose events weigh more than this go as bound statements (`_insert_bound`): as one
 #: SQL text, a run taking 100 000 claims would be held three times over (the events, their hex
-#: literals, the query), some 150 MB.
+#: literals, the query), some 150 MB. The event log stops encoding an append's events once they
+#: weigh more than this, and has the rest encoded as they are sent (`insert_heavy`).
 INLINE_MAX_BYTES = 256 * 1024
 SQL = queries("event_store")
 APPEND_ATTEMPTS = 3

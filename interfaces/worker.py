@@ -80,8 +80,8 @@ async def over_memory(limit_mb: float, jobs: JobCounts) -> None:
 
 def restart_afresh() -> None:
     """Replace this process with a fresh one running the same command (same process id, so a
-    supervisor sees no exit); only open file descriptors marked inheritable survive, and
-    Python opens none so."""
+    supervisor sees no exit). Its standard streams carry over (the log goes on where it went);
+    every other descriptor Python opened is closed by the exec (none is inheritable)."""
     logging.shutdown()
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - this very command
 
