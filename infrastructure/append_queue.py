@@ -69,6 +69,12 @@ class Append:
         return self.ids
 
 
+def _wake(appends: list[Append]) -> None:
+    """Wake the callers of `appends` (signalled under the queue's lock, woken outside it)."""
+    for append in appends:
+        append.woken.release()
+
+
 class AppendQueue:
     """Leaders and followers: an append that finds a writer free writes at once; those arriving
     while every writer is on its way wait, and when a writer comes back it hands all that waited
@@ -97,26 +103,29 @@ class AppendQueue:
 
     def submit(self, append: Append) -> list[int]:
         append.caller = threading.get_ident()
+        wake: list[Append] = []
         with self.lock:
             self.expected.discard(append.caller)
             self.waiting.append(append)
-            group = self._next_group()
+            group = self._next_group(wake)
+        _wake(wake)
         if group is None:
             group = self._wait(append)
         if group is not None:
             self._lead(group, append)
         return append.outcome()
 
-    def _next_group(self) -> list[Append] | None:
+    def _next_group(self, wake: list[Append]) -> list[Append] | None:
         """(Under the lock.) The waiting appends to write now, or None: every writer is busy,
-        or a free one lingers for the callers expected back."""
+        or a free one lingers for the callers expected back (the first waiting is then to be
+        woken, into `wake`, to wait no longer than the linger)."""
         if not self.waiting or self.writing >= self.writers:
             return None
         if self.linger and self.writing and self.expected:
             if self.forming is None:
                 self.forming = self.waiting[0]
                 self.forming.linger_until = time.monotonic() + self.linger
-                self._signal(self.forming)  # to wait no longer than that
+                self._signal(self.forming, wake)
             return None
         group = self.waiting[:MAX_GROUP]
         del self.waiting[:MAX_GROUP]
@@ -126,11 +135,14 @@ class AppendQueue:
         self.forming = None
         return group
 
-    def _signal(self, append: Append) -> None:
-        """(Under the lock.) Wake the caller to look at its append again."""
+    def _signal(self, append: Append, wake: list[Append]) -> None:
+        """(Under the lock.) Have the caller look at its append again: into `wake`, for
+        whoever holds the lock to wake once they have let go of it (`_wake`). A caller woken
+        while the lock is still held only wakes to wait for it, and is woken twice: with 8
+        callers that cost about a tenth of the rate."""
         if not append.signalled:
             append.signalled = True
-            append.woken.release()
+            wake.append(append)
 
     def _wait(self, append: Append) -> list[Append] | None:
         """Until the append is written (None), or its caller is to write a group."""
@@ -139,6 +151,7 @@ class AppendQueue:
             if append.linger_until:
                 timeout = max(0.0, append.linger_until - time.monotonic())
             woken = append.woken.acquire(timeout=timeout)
+            wake: list[Append] = []
             with self.lock:
                 if woken:  # else a signal may have come since: the next acquire takes it
                     append.signalled = False
@@ -152,9 +165,10 @@ class AppendQueue:
                     append.linger_until = 0.0
                     self.forming = None
                     self.expected.clear()  # waited long enough for them
-                    group = self._next_group()
-                    if group is not None:
+                    group = self._next_group(wake)
+                    if group is not None:  # (nobody to wake: a group is formed, not awaited)
                         return group
+            _wake(wake)
 
     def _lead(self, group: list[Append], own: Append) -> None:
         """Write `group` (`own`, the caller's append, among them) and wake the others."""
@@ -165,21 +179,23 @@ class AppendQueue:
                 if append.ids is None and append.error is None:
                     append.error = error
         finally:
+            wake: list[Append] = []
             with self.lock:
                 self.writing -= 1
                 if any(isinstance(a.error, DatabaseUnavailable) for a in group):
                     for waiting in self.waiting:  # they would each wait for the pool again
                         waiting.error = next(a.error for a in group if a.error is not None)
                         waiting.done = True
-                        self._signal(waiting)
+                        self._signal(waiting, wake)
                     self.waiting.clear()
                     self.forming = None
                 self.expected = {a.caller for a in group}
-                following = self._next_group()
+                following = self._next_group(wake)
                 if following is not None:  # this writer's turn passes to the first who waited
                     following[0].group = following
-                    self._signal(following[0])
+                    self._signal(following[0], wake)
                 for append in group:
                     append.done = True
                     if append is not own:  # the caller who wrote them is here, not waiting
-                        self._signal(append)
+                        self._signal(append, wake)
+            _wake(wake)

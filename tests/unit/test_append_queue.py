@@ -169,9 +169,45 @@ def test_nothing_waits_for_returning_callers_when_no_other_group_is_on_its_way()
         assert later.result(10)
 
 
+class OwnedLock:
+    """The queue's lock, knowing which thread holds it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner: int | None = None
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        self.owner = None
+        self.lock.release()
+
+
+class Wakeup:
+    """An append's wake-up lock, counting the wake-ups sent by a thread holding the queue's
+    lock (the woken caller would only wake to wait for it)."""
+
+    def __init__(self, queue_lock: OwnedLock, under_lock: list[int]) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.queue_lock = queue_lock
+        self.under_lock = under_lock
+
+    def acquire(self, timeout: float = -1) -> bool:
+        return self.lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        if self.queue_lock.owner == threading.get_ident():
+            self.under_lock.append(1)
+        self.lock.release()
+
+
 @pytest.mark.parametrize("linger", [0.0, 0.0005])
 def test_many_callers_appending_again_and_again_each_get_their_own_outcome(linger: float) -> None:
-    """Eight callers, 300 appends each, writes of random length: none is lost or woken twice."""
+    """Eight callers, 300 appends each, writes of random length: none is lost or woken twice,
+    and none is woken by a thread that still holds the queue's lock."""
     rng = random.Random(7)
 
     def write(group: list[Append]) -> None:
@@ -180,12 +216,14 @@ def test_many_callers_appending_again_and_again_each_get_their_own_outcome(linge
             append.ids = [id(append)]
 
     queue = AppendQueue(write, writers=2, linger=linger)
+    queue.lock = OwnedLock()  # type: ignore[assignment]
+    under_lock: list[int] = []
 
     answered: list[int] = []
 
     def caller() -> None:
         for _ in range(300):
-            append = Append([], {})
+            append = Append([], {}, woken=Wakeup(queue.lock, under_lock))  # type: ignore[arg-type]
             assert queue.submit(append) == [id(append)]
             answered.append(1)
             if rng.random() < 0.1:
@@ -199,3 +237,4 @@ def test_many_callers_appending_again_and_again_each_get_their_own_outcome(linge
         thread.join(max(0.0, deadline - time.monotonic()))
     assert len(answered) == 2400
     assert queue.writing == 0 and not queue.waiting and queue.forming is None
+    assert under_lock == []
