@@ -117,7 +117,7 @@ class EventLog(Application[UUID]):
         for number, event in enumerate(events, start=1):
             stored.append(encode(event))
             size += len(stored[-1].state)
-            if size > INLINE_MAX_BYTES and number < len(events):
+            if size > INLINE_MAX_BYTES:
                 # Heavy (a run taking many claims): the rest encoded as they are sent.
                 positions = recorder.insert_heavy(
                     EncodedAsSent(stored, events[number:], encode), **kwargs)

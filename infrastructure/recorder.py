@@ -404,7 +404,7 @@ class GuardedRecorder(PostgresApplicationRecorder):
         round trip to send them), the events as binary parameters, never copied into text,
         one INSERT each, read from `stored_events` as they are sent: the client's send
         buffer holds about one event, not all of them."""
-        with self.datastore.get_connection() as conn:
+        with Checkout(self.datastore) as conn:
             cursor = conn.cursor()
             statements = bound_statements(bool(stored_events), **kwargs)
             insert_one = SQL["insert_events"].replace("{values}", SQL["event_values"])
