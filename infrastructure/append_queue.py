@@ -139,7 +139,7 @@ class AppendQueue:
         """(Under the lock.) Have the caller look at its append again: into `wake`, for
         whoever holds the lock to wake once they have let go of it (`_wake`). A caller woken
         while the lock is still held only wakes to wait for it, and is woken twice: with 8
-        callers that cost about a tenth of the rate."""
+        callers that cost from nothing measurable to a sixth of the rate (9 pairs by hand)."""
         if not append.signalled:
             append.signalled = True
             wake.append(append)
