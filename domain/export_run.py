@@ -178,12 +178,17 @@ class ExportRun(Aggregate):
     def request(
         cls, org_id: UUID, period: Period, target: ExportTarget, actor: Actor
     ) -> ExportRun:
-        return cls(
+        """Straight to the Requested event, as SyncRun.start does: calling the class matches
+        the arguments to `__init__`'s signature by inspection first (2 of an append's 80 µs
+        of Python in a warm loop)."""
+        return cls._create(
+            cls.Requested,
             org_id=org_id,
             period_start=period.start,
             period_end=period.end,
             target=target.value,
             actor=actor.as_event_data(),
+            requested_via="api",
         )
 
     @property

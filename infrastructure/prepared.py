@@ -110,6 +110,12 @@ def send_unprepared(conn: psycopg.Connection[Any]) -> None:
     setattr(conn, _KNOWN, UNPREPARED)
 
 
+#: Texts up to this length are remembered with their literal (`Literals.recurring`); longer
+#: ones (a job's arguments, an answer's body) are written each time.
+RECURRING_TEXT_MAX = 64
+RECURRING_MAX = 1024
+
+
 class Literals:
     """SQL literals for the types an append's values have, written as psycopg writes them
     (text through libpq's `PQescapeLiteral`, typed values with psycopg's casts), without its
@@ -120,6 +126,10 @@ class Literals:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
         self.escape = pq.Escaping(conn.pgconn).escape_literal
+        #: Literals of the short texts and the ids written again and again (a queue, a task,
+        #: a topic; a run's id three times in its own append): looked up, not written anew.
+        #: Emptied when full, so it holds what recurs now, not every id ever met.
+        self.recurring: dict[str | UUID, str] = {}
 
     @property
     def ready(self) -> bool:
@@ -130,14 +140,24 @@ class Literals:
     def literal(self, value: Any) -> str | None:
         kind = type(value)
         if kind is str:
+            found = self.recurring.get(value)
+            if found is not None:
+                return found
             if "\x00" in value:
                 return None
             try:
-                return self.escape(value.encode()).decode()
+                found = self.escape(value.encode()).decode()
             except UnicodeEncodeError:  # a lone surrogate: psycopg says what is wrong
                 return None
+            if len(value) <= RECURRING_TEXT_MAX:
+                self._recur(value, found)
+            return found
         if kind is UUID:
-            return f"'{value}'::uuid"
+            found = self.recurring.get(value)
+            if found is None:
+                found = f"'{value}'::uuid"
+                self._recur(value, found)
+            return found
         if kind is int:
             return str(value) if value >= 0 else f"({value})"
         if value is None:
@@ -154,6 +174,11 @@ class Literals:
             found = self.literal(json.dumps(value.obj))
             return None if found is None else f"{found}::jsonb"
         return None
+
+    def _recur(self, value: str | UUID, literal: str) -> None:
+        if len(self.recurring) >= RECURRING_MAX:
+            self.recurring.clear()
+        self.recurring[value] = literal
 
     def array(self, values: Sequence[Any]) -> str | None:
         """`ARRAY[…]` of the values' literals, `'{}'` when empty (the caller casts it)."""
