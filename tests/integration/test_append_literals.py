@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from infrastructure.prepared import Binder, Literals, prepared_statements
+from infrastructure.prepared import (
+    RECURRING_MAX,
+    RECURRING_TEXT_MAX,
+    Binder,
+    Literals,
+    prepared_statements,
+)
 from infrastructure.sql import queries
 
 ONCE = settings(max_examples=150, deadline=None,
@@ -126,3 +132,33 @@ def test_a_connection_without_standard_strings_is_left_to_psycopg(db_url: str) -
         binder = Binder(c)
         assert binder.row(("it's \\ here",)) == binder.cursor.mogrify("(%s)", ("it's \\ here",))
         assert read_back(c, binder.row(("it's \\ here",))) == "it's \\ here"
+
+
+@ONCE
+@given(st.lists(st.one_of(TEXT, st.uuids()), min_size=1, max_size=12))
+def test_remembered_literals_read_back_as_their_values(
+    conn: psycopg.Connection[Any], values: list[Any]
+) -> None:
+    """One connection's Literals meets the same texts and ids again and again: what it
+    remembered is the literal of that value, never of another (a text and the id it spells
+    are two values)."""
+    literals = Literals(conn)
+    mixed = values + [str(v) for v in values if isinstance(v, UUID)] + values[::-1]
+    for value in mixed:
+        literal = literals.literal(value)
+        assert literal is not None
+        assert read_back(conn, literal) == value
+
+
+def test_what_is_remembered_stays_bounded_and_long_texts_are_not(
+    conn: psycopg.Connection[Any],
+) -> None:
+    literals = Literals(conn)
+    long_text = "x" * (RECURRING_TEXT_MAX + 1)
+    assert literals.literal(long_text) == f"'{long_text}'"
+    assert long_text not in literals.recurring
+    for n in range(RECURRING_MAX * 2 + 5):
+        assert literals.literal(UUID(int=n)) == f"'{UUID(int=n)}'::uuid"
+        assert len(literals.recurring) <= RECURRING_MAX
+    assert literals.literal("it's") == "'it''s'"
+    assert literals.recurring["it's"] == "'it''s'"
