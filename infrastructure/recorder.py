@@ -353,8 +353,8 @@ class GuardedRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if sum(len(e.state) for e in stored_events) > INLINE_MAX_BYTES:
-            return self._insert_bound(stored_events, **kwargs)
+        """An append whose events weigh at most INLINE_MAX_BYTES (the event log hands heavier
+        ones to `insert_heavy`): queued for the next group, or written at once."""
         return self.appends.submit(Append(stored_events, kwargs))
 
     def _write_group(self, group: list[Append]) -> None:
