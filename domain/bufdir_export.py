@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import Actor, DomainError, Lifecycle, Period
+from domain.shared import Actor, DomainError, Lifecycle, Period, new_id
 
 
 class ReportFormat(StrEnum):
@@ -68,6 +68,8 @@ class InvalidBufdirExport(DomainError):
 
 class BufdirExport(Aggregate):
     """The history of one Bufdir export; status and status history are whatever its events say."""
+
+    create_id = staticmethod(new_id)
 
     @event("Initialised")
     def __init__(

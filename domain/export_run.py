@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.delivery import DELIVERY, DeliveryStatus
-from domain.shared import Actor, DomainError, Lifecycle, Period, TransitionNotAllowed
+from domain.shared import Actor, DomainError, Lifecycle, Period, TransitionNotAllowed, new_id
 from domain.vouchers import ledger_ref
 
 
@@ -132,6 +132,8 @@ class RunAlreadyExists(DomainError):
 
 class ExportRun(Aggregate):
     """The history of one export run; its status is whatever its events say."""
+
+    create_id = staticmethod(new_id)
 
     class Requested(Aggregate.Created):
         """v2 added `requested_via` (how the run was asked for); v1 events were all "api"."""

@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.error_messages import sanitize_error_message
 from domain.schedules import drift_seconds as compute_drift
 from domain.schedules import is_drift_flagged
-from domain.shared import Actor, DomainError, Lifecycle
+from domain.shared import Actor, DomainError, Lifecycle, new_id
 
 
 class SyncRunStatus(StrEnum):
@@ -105,6 +105,8 @@ class _Ending(Aggregate.Event):
 
 class SyncRun(Aggregate):
     """The history of one sync run; its status is whatever its events say."""
+
+    create_id = staticmethod(new_id)
 
     class Started(_Creation):
         """Created running: the run started at this event's timestamp."""

@@ -41,6 +41,7 @@ from application.ports import (
 from domain.export_run import ExportRun
 from infrastructure import guards, sync_guards
 from infrastructure.database import RECONNECT_SECONDS, SessionOptionsOptional
+from infrastructure.event_json import EventJSON
 from infrastructure.recorder import (
     INLINE_MAX_BYTES,
     SQL,
@@ -95,6 +96,11 @@ class EventLog(Application[UUID]):
         "APPLICATION_RECORDER_TOPIC": "infrastructure.recorder:GuardedRecorder",
         "AGGREGATE_CACHE_MAXSIZE": "0",
     }
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = EventJSON()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         super().register_transcodings(transcoder)  # type: ignore[arg-type]
