@@ -173,8 +173,9 @@ def _rate(writers: int, per_writer: int, make: Callable[[], Callable[[int], None
 
 
 #: Rounds of each append measure, interleaved; the median of each is reported (one commit's
-#: flush time on this shared disk moves by 2x from one second to the next).
-APPEND_ROUNDS = 5
+#: flush time on this shared disk moves by 2x from one second to the next). With 5 rounds the
+#: 8-writer ratio moved by about ±0.03 from one run to the next; 9 narrow that by a quarter.
+APPEND_ROUNDS = 9
 
 
 def appends(admin: str, writers: int, per_writer: int) -> tuple[float, float, float, float]:
